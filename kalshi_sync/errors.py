@@ -1,0 +1,147 @@
+"""Exceptions raised by kalshi_sync, and Kalshi's WebSocket error codes.
+
+The tree::
+
+    KalshiError
+    ├── AuthenticationError          bad or unloadable key; HTTP 401/403 (fatal: never retried)
+    ├── ProtocolError                a frame that cannot be decoded (.frame: a short excerpt)
+    ├── SubscriptionError            the server answered a command with an error (.code, .message)
+    ├── ClientClosedError            use after close() (also a RuntimeError)
+    ├── KalshiConnectionError        transport failure (also a ConnectionError)
+    ├── KalshiTimeoutError           a wait ran out (also a TimeoutError)
+    └── HTTPStatusError              REST non-2xx answer (.status_code, .body)
+        ├── RateLimitError           HTTP 429
+        └── ExchangeUnavailableError HTTP 5xx
+
+Misuse errors also subclass the matching builtin (``RuntimeError``, ``ConnectionError``,
+``TimeoutError``) so callers can catch either. No message ever contains key material.
+"""
+
+from __future__ import annotations
+
+import enum
+
+__all__ = [
+    "AuthenticationError",
+    "ClientClosedError",
+    "ErrorCode",
+    "ExchangeUnavailableError",
+    "HTTPStatusError",
+    "KalshiConnectionError",
+    "KalshiError",
+    "KalshiTimeoutError",
+    "ProtocolError",
+    "RateLimitError",
+    "SubscriptionError",
+]
+
+
+class ErrorCode(enum.IntEnum):
+    """Kalshi WebSocket error codes (``error`` frames, ``msg.code``).
+
+    Unknown codes are tolerated: :meth:`parse` returns the plain int for them.
+    """
+
+    UNABLE_TO_PROCESS_MESSAGE = 1
+    PARAMS_REQUIRED = 2
+    CHANNELS_REQUIRED = 3
+    SUBSCRIPTION_IDS_REQUIRED = 4
+    UNKNOWN_COMMAND = 5
+    ALREADY_SUBSCRIBED = 6  # retired by Kalshi; still handled
+    UNKNOWN_SUBSCRIPTION_ID = 7
+    UNKNOWN_CHANNEL_NAME = 8
+    AUTHENTICATION_REQUIRED = 9
+    CHANNEL_ERROR = 10  # terminal: resubscribe
+    INVALID_PARAMETER = 11
+    EXACTLY_ONE_SUBSCRIPTION_ID_REQUIRED = 12
+    UNSUPPORTED_ACTION = 13
+    MARKET_TICKER_REQUIRED = 14
+    ACTION_REQUIRED = 15
+    MARKET_NOT_FOUND = 16  # retired
+    INTERNAL_ERROR = 17  # retired; was terminal
+    COMMAND_TIMEOUT = 18
+    SHARD_FACTOR_MUST_BE_POSITIVE = 19
+    SHARD_FACTOR_REQUIRED = 20
+    SHARD_KEY_OUT_OF_RANGE = 21
+    SHARD_FACTOR_TOO_LARGE = 22
+    MATCH_IDS_REQUIRED = 23
+    INDEX_IDS_REQUIRED = 24
+    SUBSCRIPTION_BUFFER_OVERFLOW = 25  # terminal: data lost, resubscribe
+    SUBSCRIPTION_MARKET_LIMIT_EXCEEDED = 26
+    TOO_MANY_REQUESTS = 27
+    UNDERLYING_TICKERS_REQUIRED = 28
+
+    @classmethod
+    def parse(cls, code: int) -> ErrorCode | int:
+        """The enum member for ``code``, or ``code`` itself when Kalshi added a new one."""
+        try:
+            return cls(code)
+        except ValueError:
+            return code
+
+
+# Codes after which the server has dropped the subscription (PROTOCOL.md §5): the client
+# must subscribe again. Unknown codes on a live subscription are treated the same way.
+TERMINAL_ERROR_CODES = frozenset({10, 17, 25})
+
+
+class KalshiError(Exception):
+    """Root of every exception raised by kalshi_sync."""
+
+
+class AuthenticationError(KalshiError):
+    """The key could not be loaded, or Kalshi refused it (HTTP 401/403). Never retried."""
+
+    def __init__(self, message: str, *, status_code: int | None = None) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+class ProtocolError(KalshiError):
+    """A frame from the server could not be decoded (not JSON, wrong shape or types)."""
+
+    def __init__(self, message: str, *, frame: bytes | str | None = None) -> None:
+        super().__init__(message)
+        # Only a short excerpt is kept: frames can be megabytes.
+        if isinstance(frame, (bytes, bytearray)):
+            frame = bytes(frame[:200]).decode("utf-8", "replace")
+        self.frame = frame[:200] if frame is not None else None
+
+
+class SubscriptionError(KalshiError):
+    """The server answered a command with an ``error`` frame."""
+
+    def __init__(self, code: int, message: str, *, command_id: int | None = None) -> None:
+        super().__init__(f"Kalshi error {code}: {message}")
+        self.code: ErrorCode | int = ErrorCode.parse(code)
+        self.message = message
+        self.command_id = command_id
+
+
+class ClientClosedError(KalshiError, RuntimeError):
+    """The client was used after ``close()``."""
+
+
+class KalshiConnectionError(KalshiError, ConnectionError):
+    """The connection failed or was lost and the operation could not complete."""
+
+
+class KalshiTimeoutError(KalshiError, TimeoutError):
+    """A wait (connect, subscription ack, command reply) ran out of time."""
+
+
+class HTTPStatusError(KalshiError):
+    """A REST request got a non-2xx answer."""
+
+    def __init__(self, message: str, *, status_code: int, body: str = "") -> None:
+        super().__init__(message)
+        self.status_code = status_code
+        self.body = body[:1000]
+
+
+class RateLimitError(HTTPStatusError):
+    """HTTP 429: Kalshi's REST token bucket is empty."""
+
+
+class ExchangeUnavailableError(HTTPStatusError):
+    """HTTP 5xx: Kalshi's side failed."""

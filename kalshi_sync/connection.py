@@ -1,0 +1,501 @@
+"""The network thread: websocket-client, reconnects with backoff, liveness, clean stops.
+
+This is the only module that imports ``websocket``. It owns one named daemon thread,
+``kalshi-sync-ws``, that runs every socket operation of the client: connect, TLS, the HTTP
+upgrade, reads (websocket-client answers Kalshi's ``heartbeat`` pings there) and -- unlike a
+plain ``WebSocketApp`` -- every *send*. Commands from other threads go into an outbox and a
+wake-up socket tells the network thread to write them, so one ``SSLSocket`` is never used
+by two threads at once (TRANSPORT.md §2.6: OpenSSL objects are not thread-safe). The same
+wake-up makes ``close()`` prompt from any thread, and the read loop itself watches for a
+silent server (no frame and no ping for ``stale_timeout``), so no watchdog thread exists.
+
+The loop is ours, not websocket-client's ``reconnect=`` (fixed, uninterruptible sleep): a
+fresh ``WebSocketApp`` and freshly signed headers per attempt, jittered exponential backoff
+that resets after a healthy connection, and waits on an ``Event`` that ``close()`` sets.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import random
+import selectors
+import socket
+import ssl
+import threading
+import time
+from collections import deque
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+import websocket
+from websocket._dispatcher import DispatcherBase
+
+from .errors import AuthenticationError, KalshiConnectionError
+
+__all__ = ["Connection", "DisconnectInfo"]
+
+log = logging.getLogger("kalshi_sync.connection")
+
+# One recv() per batch of frames instead of three exact-size recv() calls per frame: the
+# library parses frames from our buffer (TRANSPORT.md §5.3: syscalls are ~30% of its cost).
+_RECV_SIZE = 256 * 1024
+# How often the read loop wakes up with nothing to read, to check liveness and deadlines.
+_TICK = 0.25
+# A burst can keep the buffer non-empty for a long time; look at the clock every N frames.
+_TICK_EVERY_FRAMES = 2048
+
+
+class BufferedSocket:
+    """Socket wrapper that serves websocket-client's small reads from one large recv().
+
+    Only the network thread reads; ``shutdown``/``close`` may come from any thread (they go
+    straight to the kernel socket, which is what wakes a blocked reader).
+    """
+
+    __slots__ = ("_buf", "_pos", "_sock")
+
+    def __init__(self, sock: socket.socket) -> None:
+        self._sock = sock
+        self._buf = b""
+        self._pos = 0
+
+    def recv(self, n: int) -> bytes:
+        buf = self._buf
+        pos = self._pos
+        avail = len(buf) - pos
+        if avail == 0:
+            data = self._sock.recv(_RECV_SIZE)
+            if len(data) <= n:
+                return data  # includes b"" at EOF, which the library reports as a drop
+            self._buf = data
+            self._pos = n
+            return data[:n]
+        if avail <= n:
+            self._buf = b""
+            self._pos = 0
+            return buf[pos:] if pos else buf
+        self._pos = pos + n
+        return buf[pos : pos + n]
+
+    def buffered(self) -> int:
+        """Bytes already read from the kernel (or decrypted by OpenSSL) but not consumed."""
+        n = len(self._buf) - self._pos
+        pending = getattr(self._sock, "pending", None)
+        return n + pending() if pending is not None else n
+
+    # The library checks gettimeout() before every recv/send; keep it a direct call.
+    def gettimeout(self) -> float | None:
+        return self._sock.gettimeout()
+
+    def settimeout(self, value: float | None) -> None:
+        self._sock.settimeout(value)
+
+    def send(self, data: bytes) -> int:
+        return self._sock.send(data)
+
+    def fileno(self) -> int:
+        return self._sock.fileno()
+
+    def shutdown(self, how: int) -> None:
+        self._sock.shutdown(how)
+
+    def close(self) -> None:
+        self._sock.close()
+
+    @property
+    def _closed(self) -> bool:  # read by websocket-client's WebSocket.shutdown()
+        return bool(getattr(self._sock, "_closed", False))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._sock, name)
+
+
+class DisconnectInfo:
+    """Why a connection ended (passed to ``on_disconnected``)."""
+
+    __slots__ = ("code", "error", "generation", "reason")
+
+    def __init__(
+        self,
+        generation: int,
+        code: int | None = None,
+        reason: str | None = None,
+        error: BaseException | None = None,
+    ) -> None:
+        self.generation = generation
+        self.code = code
+        self.reason = reason
+        self.error = error
+
+    def __repr__(self) -> str:
+        return (
+            f"DisconnectInfo(generation={self.generation}, code={self.code}, "
+            f"reason={self.reason!r}, error={self.error!r})"
+        )
+
+
+class _StaleConnection(websocket.WebSocketTimeoutException):  # type: ignore[misc]
+    """No frame and no ping for stale_timeout: the socket is a zombie."""
+
+
+class _Dispatcher(DispatcherBase):  # type: ignore[misc]
+    """Read loop for one connection: frames, the outbox, stop requests and liveness."""
+
+    def __init__(self, app: Any, conn: Connection) -> None:
+        super().__init__(app, _TICK)
+        self.conn = conn
+
+    def read(
+        self, sock: Any, read_callback: Callable[[], bool], check_callback: Callable[[], Any]
+    ) -> None:
+        app = self.app
+        conn = self.conn
+        ws = app.sock
+        if ws is None or ws.sock is None:
+            return
+        bsock: BufferedSocket = ws.sock
+        buffered = bsock.buffered
+        sel = selectors.DefaultSelector()
+        sel.register(bsock.fileno(), selectors.EVENT_READ, False)
+        sel.register(conn._wake_r, selectors.EVENT_READ, True)
+        frames = 0
+        seen = -1
+        last_alive = time.monotonic()
+        next_tick = last_alive + _TICK
+        try:
+            while app.keep_running:
+                if buffered():
+                    if not read_callback():
+                        return
+                    frames += 1
+                    if frames % _TICK_EVERY_FRAMES:
+                        continue
+                else:
+                    for key, _ in sel.select(_TICK):
+                        if key.data:
+                            conn._drain_wake()
+                            conn._flush_outbox(app)
+                        else:
+                            if not read_callback():
+                                return
+                            frames += 1
+                if conn._stop.is_set():
+                    # read() sees keep_running False, tears down (Close 1000) and returns.
+                    app.keep_running = False
+                    read_callback()
+                    return
+                now = time.monotonic()
+                if now >= next_tick:
+                    next_tick = now + _TICK
+                    if frames != seen:
+                        seen = frames
+                        last_alive = now
+                    elif now - last_alive > conn.stale_timeout:
+                        raise _StaleConnection(
+                            f"no frame and no ping for {conn.stale_timeout:g} s"
+                        )
+                    conn._tick(now)
+        finally:
+            sel.close()
+
+
+class _App(websocket.WebSocketApp):  # type: ignore[misc]
+    def __init__(self, conn: Connection, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self._conn = conn
+
+    def create_dispatcher(self, *args: Any, **kwargs: Any) -> _Dispatcher:
+        return _Dispatcher(self, self._conn)
+
+
+class Connection:
+    """One logical connection to Kalshi that survives drops by reconnecting.
+
+    Callbacks (all on the network thread, never while a lock of ours is held):
+      - ``on_connected(generation)``: the upgrade succeeded; send resubscriptions with
+        :meth:`send` (they go out before any other queued command of that generation).
+      - ``on_frame(data)``: one text/binary frame, as bytes (UTF-8 is not validated here:
+        the JSON parser validates it).
+      - ``on_disconnected(info)``: the connection of ``info.generation`` ended.
+      - ``on_tick(now)``: about every 0.25 s while connected (deadlines, housekeeping).
+      - ``on_fatal(exc)``: the loop stopped for good (authentication refused).
+    Thread safety: ``send`` and ``close`` may be called from any thread.
+    """
+
+    def __init__(
+        self,
+        url: str,
+        headers: Callable[[], dict[str, str]],
+        *,
+        on_connected: Callable[[int], None],
+        on_frame: Callable[[bytes], None],
+        on_disconnected: Callable[[DisconnectInfo], None],
+        on_tick: Callable[[float], None],
+        on_fatal: Callable[[BaseException], None],
+        ssl_context: ssl.SSLContext | None = None,
+        reconnect: bool = True,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 30.0,
+        stale_timeout: float = 30.0,
+        connect_timeout: float = 10.0,
+        healthy_after: float = 10.0,
+    ) -> None:
+        parts = urlsplit(url)
+        if parts.scheme not in ("ws", "wss") or not parts.hostname:
+            raise ValueError(f"not a WebSocket URL: {url!r}")
+        self.url = url
+        self._host = parts.hostname
+        self._port = parts.port or (443 if parts.scheme == "wss" else 80)
+        self._secure = parts.scheme == "wss"
+        self._headers = headers
+        self._on_connected = on_connected
+        self._on_frame = on_frame
+        self._on_disconnected = on_disconnected
+        self._on_tick = on_tick
+        self._on_fatal = on_fatal
+        self._ssl_context = ssl_context
+        self.reconnect = reconnect
+        self.backoff_initial = backoff_initial
+        self.backoff_max = backoff_max
+        self.stale_timeout = stale_timeout
+        self.connect_timeout = connect_timeout
+        self.healthy_after = healthy_after
+
+        self._stop = threading.Event()
+        # guards: _sock_in_progress, _app, _outbox swaps across threads (appends are atomic)
+        self._lock = threading.Lock()
+        self._sock_in_progress: socket.socket | None = None
+        self._app: _App | None = None
+        self._outbox: deque[tuple[int, str]] = deque()
+        self._wake_r, self._wake_w = socket.socketpair()
+        self._wake_r.setblocking(False)
+        self._wake_w.setblocking(False)
+        self._thread: threading.Thread | None = None
+        self.generation = 0
+        self.connected = False
+        self.attempts = 0
+        self.reconnects = 0
+
+    # -- public, any thread -------------------------------------------------------------
+
+    def start(self) -> None:
+        if self._thread is not None:
+            raise RuntimeError("connection already started")
+        self._thread = threading.Thread(target=self._run, name="kalshi-sync-ws", daemon=True)
+        self._thread.start()
+
+    def send(self, text: str, generation: int) -> None:
+        """Queue ``text`` for the connection of ``generation``; dropped if that one is gone.
+
+        Commands are bound to a generation because a reconnect resends the desired state
+        itself: a command built for a dead connection must not reach the new one.
+        """
+        if threading.current_thread() is self._thread:
+            app = self._app
+            if app is not None and generation == self.generation:
+                self._send_now(app, text)
+            return
+        self._outbox.append((generation, text))
+        self._wake()
+
+    def close(self, timeout: float | None = 5.0) -> bool:
+        """Stop for good. Returns True when the network thread has ended (or never ran)."""
+        self._stop.set()
+        self._wake()
+        with self._lock:
+            in_progress = self._sock_in_progress
+        if in_progress is not None:
+            # Interrupts a connect/TLS/upgrade in flight; the reader owns the close().
+            with contextlib.suppress(OSError):
+                in_progress.shutdown(socket.SHUT_RDWR)
+        thread = self._thread
+        if thread is None or thread is threading.current_thread():
+            return thread is None
+        thread.join(timeout)
+        if thread.is_alive():
+            return False
+        self._wake_r.close()
+        self._wake_w.close()
+        return True
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        return self._thread
+
+    # -- network thread -------------------------------------------------------------------
+
+    def _wake(self) -> None:
+        with contextlib.suppress(OSError):  # full (already woken) or closed
+            self._wake_w.send(b"\0")
+
+    def _drain_wake(self) -> None:
+        with contextlib.suppress(OSError):
+            while self._wake_r.recv(4096):
+                pass
+
+    def _flush_outbox(self, app: _App) -> None:
+        outbox = self._outbox
+        gen = self.generation
+        while outbox:
+            g, text = outbox.popleft()
+            if g == gen:
+                self._send_now(app, text)
+
+    def _send_now(self, app: _App, text: str) -> None:
+        try:
+            app.send(text)
+        except Exception as exc:  # the read side sees the broken socket and reconnects
+            log.debug("send failed: %r", exc)
+
+    def _tick(self, now: float) -> None:
+        try:
+            self._on_tick(now)
+        except Exception:
+            log.exception("on_tick handler failed")
+
+    def _run(self) -> None:
+        delay = self.backoff_initial
+        try:
+            while not self._stop.is_set():
+                started = time.monotonic()
+                outcome = self._attempt()
+                if outcome == "fatal" or self._stop.is_set() or not self.reconnect:
+                    break
+                # Reset only after a connection that lasted: a server that accepts and
+                # drops at once must still see growing delays, not a reconnect storm.
+                if outcome == "opened" and time.monotonic() - started >= self.healthy_after:
+                    delay = self.backoff_initial
+                # "Equal jitter": at least half the delay, so a fleet spreads out but a
+                # single client still backs off.
+                wait = delay / 2 + random.uniform(0, delay / 2)
+                if self._stop.wait(wait):
+                    break
+                delay = min(delay * 2, self.backoff_max)
+                self.reconnects += 1
+        except BaseException as exc:  # never die silently: report and stop
+            log.exception("network thread crashed")
+            self._safe_fatal(exc)
+        finally:
+            self.connected = False
+
+    def _safe_fatal(self, exc: BaseException) -> None:
+        try:
+            self._on_fatal(exc)
+        except Exception:
+            log.exception("on_fatal handler failed")
+
+    def _open_socket(self) -> socket.socket | None:
+        """TCP connect and TLS handshake, interruptible by close()."""
+        raw = socket.socket(socket.AF_INET6 if ":" in self._host else socket.AF_INET)
+        with self._lock:
+            if self._stop.is_set():
+                raw.close()
+                return None
+            self._sock_in_progress = raw
+        try:
+            raw.settimeout(self.connect_timeout)
+            raw.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            raw.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+            addr = socket.getaddrinfo(self._host, self._port, raw.family, socket.SOCK_STREAM)
+            raw.connect(addr[0][4])
+            if not self._secure:
+                return raw
+            ctx = self._ssl_context or ssl.create_default_context()
+            tls = ctx.wrap_socket(raw, server_hostname=self._host)
+            with self._lock:
+                self._sock_in_progress = tls
+            return tls
+        except BaseException:
+            raw.close()
+            with self._lock:
+                self._sock_in_progress = None
+            raise
+
+    def _attempt(self) -> str:
+        """One connection: returns "fatal", "opened" (the upgrade succeeded) or "failed"."""
+        self.attempts += 1
+        self.generation += 1
+        gen = self.generation
+        self._outbox.clear()
+        try:
+            sock = self._open_socket()
+        except OSError as exc:
+            log.info("connect to %s failed: %s", self.url, exc)
+            self._disconnected(DisconnectInfo(gen, error=KalshiConnectionError(str(exc))))
+            return "failed"
+        if sock is None:
+            return "failed"
+        state: dict[str, Any] = {"opened": False, "error": None, "code": None, "reason": None}
+
+        def on_open(app: _App) -> None:
+            if self._stop.is_set():
+                app.keep_running = False
+                return
+            state["opened"] = True
+            # Handshake done: reads may block only inside a frame, bounded by stale_timeout.
+            sock.settimeout(self.stale_timeout)
+            with self._lock:
+                self._sock_in_progress = None
+                self._app = app
+            self.connected = True
+            self._on_connected(gen)
+
+        def on_error(app: _App, exc: BaseException) -> None:
+            state["error"] = exc
+
+        def on_close(app: _App, code: int | None, reason: str | None) -> None:
+            state["code"], state["reason"] = code, reason
+
+        app = _App(
+            self,
+            self.url,
+            header=self._headers(),
+            on_open=on_open,
+            on_message=lambda _app, data: self._on_frame(data),
+            on_error=on_error,
+            on_close=on_close,
+            socket=BufferedSocket(sock),
+        )
+        try:
+            app.run_forever(skip_utf8_validation=True)
+        finally:
+            with self._lock:
+                self._app = None
+                self._sock_in_progress = None
+            self.connected = False
+            with contextlib.suppress(OSError):
+                sock.close()
+        error = state["error"]
+        status = getattr(error, "status_code", None)
+        if isinstance(error, websocket.WebSocketBadStatusException) and status in (401, 403):
+            body = getattr(error, "resp_body", b"") or b""
+            if isinstance(body, bytes):
+                body = body.decode("utf-8", "replace")
+            fatal = AuthenticationError(
+                f"Kalshi refused the handshake with HTTP {status}: {str(body)[:200]!r}. "
+                "Check the API key id, the private key, the environment (demo and prod "
+                "keys differ) and that the clock is in sync (signatures carry a timestamp).",
+                status_code=status,
+            )
+            self._disconnected(DisconnectInfo(gen, error=fatal))
+            self._safe_fatal(fatal)
+            return "fatal"
+        if state["opened"]:
+            if isinstance(error, websocket.WebSocketConnectionClosedException) and getattr(
+                error, "status_code", None
+            ):
+                error = None  # a close frame: code/reason tell the story
+            self._disconnected(DisconnectInfo(gen, state["code"], state["reason"], error))
+            return "opened"
+        if not self._stop.is_set():
+            log.info("handshake with %s failed: %r", self.url, error)
+        self._disconnected(DisconnectInfo(gen, error=error))
+        return "failed"
+
+    def _disconnected(self, info: DisconnectInfo) -> None:
+        try:
+            self._on_disconnected(info)
+        except Exception:
+            log.exception("on_disconnected handler failed")

@@ -1,0 +1,276 @@
+"""Routing table and the three delivery modes (dispatch thread, inline, poll).
+
+The network thread hands each message over with :meth:`Delivery.put` together with the
+subscription handles it belongs to; which callbacks run is decided at delivery time, on the
+delivering thread, from copy-on-write tables (no lock on the read path). Callbacks always
+get one argument, run one at a time in arrival order, and their exceptions are caught,
+logged and turned into ``callback_error`` events: delivery never stops.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterable
+from typing import Any
+
+from .events import CallbackErrorEvent, Event, OverflowEvent
+
+__all__ = ["DELIVERY_MODES", "Callback", "Delivery", "Router", "in_callback"]
+
+log = logging.getLogger("kalshi_sync.dispatch")
+
+Callback = Callable[[Any], object]
+DELIVERY_MODES = ("thread", "inline", "poll")
+
+_local = threading.local()
+
+
+def in_callback() -> bool:
+    """True while the current thread is running one of our callbacks."""
+    return getattr(_local, "depth", 0) > 0
+
+
+class Router:
+    """Per-type callbacks (``"*"`` = every message). Thread-safe.
+
+    Writers replace whole tuples under a lock; readers look them up without one -- a dict
+    read of an immutable tuple is atomic under the GIL, and it runs once per message.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()  # guards writes to _by_type (readers don't lock)
+        self._by_type: dict[str, tuple[Callback, ...]] = {}
+
+    def on(self, msg_type: str, fn: Callback) -> None:
+        if not isinstance(msg_type, str) or not msg_type:
+            raise TypeError(f"message type must be a non-empty str, got {msg_type!r}")
+        if not callable(fn):
+            raise TypeError(f"callback must be callable, got {fn!r}")
+        with self._lock:
+            self._by_type[msg_type] = (*self._by_type.get(msg_type, ()), fn)
+
+    def off(self, msg_type: str, fn: Callback) -> bool:
+        """Remove one registration of ``fn``; False if it was not registered."""
+        with self._lock:
+            current = self._by_type.get(msg_type, ())
+            if fn not in current:
+                return False
+            items = list(current)
+            items.remove(fn)
+            self._by_type[msg_type] = tuple(items)
+            return True
+
+    def for_type(self, msg_type: str) -> tuple[Callback, ...]:
+        return self._by_type.get(msg_type, ())
+
+
+class Delivery:
+    """Runs callbacks for messages handed over by the network thread.
+
+    ``thread``: a bounded queue drained by the ``kalshi-sync-dispatch`` thread; on overflow
+    the oldest data message is dropped (lifecycle events never are), counted, and an
+    ``overflow`` event is delivered once per episode. ``inline``: callbacks run on the
+    calling (network) thread. ``poll``: the queue is drained by :meth:`poll` on the
+    application's thread.
+    """
+
+    def __init__(
+        self,
+        router: Router,
+        *,
+        mode: str = "thread",
+        max_queue: int = 100_000,
+        on_callback_error: Callable[[CallbackErrorEvent], object] | None = None,
+    ) -> None:
+        if mode not in DELIVERY_MODES:
+            raise ValueError(f"delivery must be one of {DELIVERY_MODES}, got {mode!r}")
+        if not isinstance(max_queue, int) or max_queue < 1:
+            raise ValueError(f"max_queue must be a positive int, got {max_queue!r}")
+        self.mode = mode
+        self.max_queue = max_queue
+        self._router = router
+        self._hook = on_callback_error
+        # Items are (message, handles, is_event). deque appends/pops are atomic, so the
+        # single producer and the single consumer need no lock.
+        self._queue: deque[tuple[Any, tuple[Any, ...], bool]] = deque()
+        # Events popped by an overflow are kept here and delivered first: they are rare
+        # and carry state changes the application must see.
+        self._rescued: deque[tuple[Any, tuple[Any, ...], bool]] = deque()
+        self._wake = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self._overflowing = False
+        self._poll_lock = threading.Lock()  # one poll() drains at a time (ordering)
+        self.dropped = 0
+        self.delivered = 0
+        self.callback_errors = 0
+        self.overflows = 0
+
+    # -- producer side (network thread) ---------------------------------------------------
+
+    def put(self, msg: Any, handles: tuple[Any, ...] = ()) -> None:
+        if self.mode == "inline":
+            self._deliver(msg, handles)
+            return
+        queue = self._queue
+        if len(queue) >= self.max_queue:
+            self._overflow()
+        queue.append((msg, handles, False))
+        if not self._wake.is_set():
+            self._wake.set()
+
+    def put_event(self, event: Event) -> None:
+        if self.mode == "inline" and threading.current_thread() is not self._thread:
+            self._deliver(event, ())
+            return
+        self._queue.append((event, (), True))
+        self._wake.set()
+
+    def _overflow(self) -> None:
+        queue = self._queue
+        while len(queue) >= self.max_queue:
+            try:
+                item = queue.popleft()
+            except IndexError:  # the consumer drained it meanwhile
+                return
+            if item[2]:
+                self._rescued.append(item)
+                continue
+            self.dropped += 1
+            if not self._overflowing:
+                self._overflowing = True
+                self.overflows += 1
+                self._rescued.append(
+                    (OverflowEvent(dropped=self.dropped, max_queue=self.max_queue), (), True)
+                )
+                log.warning(
+                    "delivery queue full (%d): dropping the oldest messages; callbacks "
+                    "are slower than the feed",
+                    self.max_queue,
+                )
+
+    @property
+    def depth(self) -> int:
+        return len(self._queue) + len(self._rescued)
+
+    # -- consumer side -----------------------------------------------------------------
+
+    def start(self) -> None:
+        if self.mode != "thread" or self._thread is not None:
+            return
+        self._thread = threading.Thread(
+            target=self._run, name="kalshi-sync-dispatch", daemon=True
+        )
+        self._thread.start()
+
+    def stop(self, timeout: float | None = 5.0, *, drain: bool = True) -> bool:
+        """Stop the dispatch thread after it delivered what is queued (``drain``)."""
+        if not drain:
+            self._queue.clear()
+            self._rescued.clear()
+        self._stop.set()
+        self._wake.set()
+        thread = self._thread
+        if thread is None or thread is threading.current_thread():
+            return True
+        thread.join(timeout)
+        return not thread.is_alive()
+
+    @property
+    def thread(self) -> threading.Thread | None:
+        return self._thread
+
+    def _run(self) -> None:
+        wake = self._wake
+        while True:
+            self._drain(None)
+            if self._stop.is_set() and not self._queue and not self._rescued:
+                return
+            wake.clear()
+            # Re-check after clear(): a put() between drain and clear must not be lost.
+            if self._queue or self._rescued:
+                continue
+            wake.wait(0.5)
+
+    def poll(self, timeout: float = 0.0, max_messages: int | None = None) -> int:
+        """Deliver queued messages on the calling thread; returns how many ran.
+
+        Waits up to ``timeout`` seconds for the first message when none is queued.
+        """
+        if self.mode != "poll":
+            raise RuntimeError(f"poll() needs delivery='poll' (this client uses {self.mode!r})")
+        if not self._queue and not self._rescued and timeout > 0:
+            deadline = time.monotonic() + timeout
+            while not self._queue and not self._rescued:
+                remaining = deadline - time.monotonic()
+                if remaining <= 0:
+                    return 0
+                self._wake.clear()
+                if self._queue or self._rescued:
+                    break
+                self._wake.wait(remaining)
+        with self._poll_lock:
+            return self._drain(max_messages)
+
+    def _drain(self, limit: int | None) -> int:
+        queue = self._queue
+        rescued = self._rescued
+        deliver = self._deliver
+        n = 0
+        while limit is None or n < limit:
+            if rescued:
+                msg, handles, _ = rescued.popleft()
+            else:
+                try:
+                    msg, handles, _ = queue.popleft()
+                except IndexError:
+                    break
+            deliver(msg, handles)
+            n += 1
+        if not queue:
+            self._overflowing = False
+        return n
+
+    def _deliver(self, msg: Any, handles: Iterable[Any]) -> None:
+        self.delivered += 1
+        for handle in handles:
+            cb = handle._callback_for(msg)
+            if cb is not None:
+                self._invoke(cb, msg)
+        router = self._router
+        for cb in router.for_type(msg.type):
+            self._invoke(cb, msg)
+        for cb in router.for_type("*"):
+            self._invoke(cb, msg)
+
+    def _invoke(self, cb: Callback, msg: Any) -> None:
+        _local.depth = getattr(_local, "depth", 0) + 1
+        try:
+            cb(msg)
+        except Exception as exc:
+            self._callback_failed(cb, msg, exc)
+        finally:
+            _local.depth -= 1
+
+    def _callback_failed(self, cb: Callback, msg: Any, exc: Exception) -> None:
+        self.callback_errors += 1
+        log.error("exception in callback %r for %r", cb, msg, exc_info=exc)
+        if isinstance(msg, CallbackErrorEvent):
+            return  # a failing callback_error handler must not recurse
+        event = CallbackErrorEvent(callback=cb, message=msg, exception=exc)
+        if self._hook is not None:
+            try:
+                self._hook(event)
+            except Exception:
+                log.exception("on_callback_error hook failed")
+        for handler in (*self._router.for_type("callback_error"), *self._router.for_type("*")):
+            _local.depth = getattr(_local, "depth", 0) + 1
+            try:
+                handler(event)
+            except Exception:
+                log.exception("callback_error handler %r failed", handler)
+            finally:
+                _local.depth -= 1

@@ -220,7 +220,8 @@ class Connection:
         the JSON parser validates it).
       - ``on_disconnected(info)``: the connection of ``info.generation`` ended.
       - ``on_tick(now)``: about every 0.25 s while connected (deadlines, housekeeping).
-      - ``on_fatal(exc)``: the loop stopped for good (authentication refused).
+      - ``on_fatal(exc)``: the loop stopped for good (authentication refused, or a crash);
+        no ``on_disconnected`` follows for that attempt.
     Thread safety: ``send`` and ``close`` may be called from any thread.
     """
 
@@ -403,10 +404,13 @@ class Connection:
             if not self._secure:
                 return raw
             ctx = self._ssl_context or ssl.create_default_context()
-            tls = ctx.wrap_socket(raw, server_hostname=self._host)
+            # The SSLSocket takes over raw's file descriptor: from here on it is the one
+            # to close (and the one close() must shut down to interrupt the handshake).
+            raw = ctx.wrap_socket(raw, server_hostname=self._host, do_handshake_on_connect=False)
             with self._lock:
-                self._sock_in_progress = tls
-            return tls
+                self._sock_in_progress = raw
+            raw.do_handshake()
+            return raw
         except BaseException:
             raw.close()
             with self._lock:
@@ -479,8 +483,7 @@ class Connection:
                 "keys differ) and that the clock is in sync (signatures carry a timestamp).",
                 status_code=status,
             )
-            self._disconnected(DisconnectInfo(gen, error=fatal))
-            self._safe_fatal(fatal)
+            self._safe_fatal(fatal)  # the owner reports the final disconnect itself
             return "fatal"
         if state["opened"]:
             if isinstance(error, websocket.WebSocketConnectionClosedException) and getattr(

@@ -169,8 +169,11 @@ class Delivery:
     def stop(self, timeout: float | None = 5.0, *, drain: bool = True) -> bool:
         """Stop the dispatch thread after it delivered what is queued (``drain``)."""
         if not drain:
+            # Data is dropped, lifecycle events are not: the last "disconnected" (with an
+            # AuthenticationError, say) is exactly what the application must still see.
+            kept = [item for item in self._queue if item[2]]
             self._queue.clear()
-            self._rescued.clear()
+            self._queue.extend(kept)
         self._stop.set()
         self._wake.set()
         thread = self._thread

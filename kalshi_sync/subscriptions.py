@@ -177,7 +177,11 @@ class _Pending:
     __slots__ = ("action", "channel", "deadline", "generation", "markets")
 
     def __init__(
-        self, action: str, channel: _Channel | None, markets: frozenset[str], generation: int
+        self,
+        action: str,
+        channel: _Channel | None,
+        markets: frozenset[str] | None,
+        generation: int,
     ) -> None:
         self.action = action
         self.channel = channel
@@ -408,7 +412,7 @@ class Registry:
             if ch is None:  # get_snapshot: its answer is the snapshot itself
                 if isinstance(msg, ServerError) and msg.sid is not None:
                     return self._resubscribe_sid(msg.sid)
-                if isinstance(msg, ServerError) and pending.markets:
+                if isinstance(msg, ServerError) and pending.markets is not None:
                     return self._resubscribe_markets(pending.markets)
                 return []
             if ch.inflight == cmd_id:
@@ -427,10 +431,11 @@ class Registry:
                 if msg.market_tickers is not None:
                     ch.server_markets = frozenset(msg.market_tickers)
                 elif ch.server_markets is not None:
+                    changed = pending.markets or frozenset()
                     if pending.action == "add_markets":
-                        ch.server_markets = ch.server_markets | pending.markets
+                        ch.server_markets = ch.server_markets | changed
                     else:
-                        ch.server_markets = ch.server_markets - pending.markets
+                        ch.server_markets = ch.server_markets - changed
             elif pending.action == "unsubscribe":
                 self._set_sid(ch, None)
                 ch.server_markets = None
@@ -489,7 +494,11 @@ class Registry:
         self.use_yes_price = yes_price
 
     def _command(
-        self, ch: _Channel | None, action: str, markets: frozenset[str], text: Callable[[int], str]
+        self,
+        ch: _Channel | None,
+        action: str,
+        markets: frozenset[str] | None,
+        text: Callable[[int], str],
     ) -> list[Outgoing]:
         assert self.generation is not None
         cmd_id = next(self._ids)
@@ -533,7 +542,7 @@ class Registry:
             return self._command(
                 ch,
                 "subscribe",
-                desired or frozenset(),
+                desired,
                 lambda i: protocol.encode_subscribe(
                     i, [name], sorted(desired) if desired is not None else None, **params
                 ),
@@ -573,6 +582,7 @@ class Registry:
         server = ch.server_markets
         idle = ch.inflight is None
         for h in ch.handles:
+            h._sid = sid
             covered = sid is not None and (
                 server is None or (h._markets is not None and h._markets <= server)
             )
@@ -609,7 +619,7 @@ class Registry:
         elif pending.action == "add_markets":
             for h in ch.handles:
                 for w in list(h._waiters):
-                    if w.kind == "add" and w.markets & pending.markets:
+                    if w.kind == "add" and w.markets & (pending.markets or frozenset()):
                         if h._markets is not None:
                             h._markets = h._markets - (w.markets - (ch.server_markets or set()))
                         h._waiters.remove(w)
@@ -617,7 +627,9 @@ class Registry:
         elif pending.action == "delete_markets":
             # Nothing to roll back: the markets stay on the server; stop asking for them
             # by treating the server's view as final until the next change.
-            ch.server_markets = (ch.server_markets or frozenset()) - pending.markets
+            ch.server_markets = (ch.server_markets or frozenset()) - (
+                pending.markets or frozenset()
+            )
         elif pending.action == "unsubscribe":
             # Unknown sid (7): the server has nothing to remove; that is the goal anyway.
             self._set_sid(ch, None)

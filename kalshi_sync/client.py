@@ -1,0 +1,472 @@
+"""KalshiClient: wires connection, codec, registry, books and delivery together.
+
+Threads: the network thread (``kalshi-sync-ws``, in :mod:`.connection`) decodes every
+frame, checks ``seq``, updates the books and hands messages to :class:`.Delivery`; the
+dispatch thread (``kalshi-sync-dispatch``, default mode) runs callbacks. User threads call
+the public methods; they only touch the registry (under its lock) and queue commands.
+No lock of ours is held while user code runs, and locks are never nested.
+"""
+
+from __future__ import annotations
+
+import logging
+import ssl
+import threading
+import time
+from collections.abc import Callable, Iterable
+from typing import Any, TypeVar
+
+from . import protocol
+from .auth import Signer, credentials_from_env
+from .connection import Connection, DisconnectInfo
+from .dispatch import Callback, Delivery, Router, in_callback
+from .environments import resolve_ws_url, ws_signing_path
+from .errors import ClientClosedError, KalshiTimeoutError, ProtocolError
+from .events import ConnectedEvent, DisconnectedEvent, GapEvent, ResyncedEvent
+from .models import Message, Ok, OrderbookSnapshot, SubscriptionInfo
+from .orderbook import BookStore, Orderbook
+from .sequence import SEQ_FIRST, SEQ_GAP, SEQ_OK, SeqTracker
+from .subscriptions import Registry, Subscription, _tickers, _Waiter
+
+__all__ = ["KalshiClient"]
+
+log = logging.getLogger("kalshi_sync")
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+_CONTROL = protocol.CONTROL_TYPES
+_SEQUENCED = protocol.SEQUENCED_TYPES
+# A book that stays resyncing this long after get_snapshot is resubscribed instead.
+SNAPSHOT_TIMEOUT = 5.0
+
+
+class KalshiClient:
+    """Synchronous Kalshi WebSocket client with callbacks. See README "Threads and callbacks".
+
+    Thread safety: every public method may be called from any thread, including from
+    inside a callback (where ``subscribe()`` and friends never block).
+    """
+
+    def __init__(
+        self,
+        key_id: str,
+        private_key: Any,
+        *,
+        environment: str = "prod",
+        url: str | None = None,
+        delivery: str = "thread",
+        max_queue: int = 100_000,
+        reconnect: bool = True,
+        backoff_initial: float = 0.5,
+        backoff_max: float = 30.0,
+        stale_timeout: float = 30.0,
+        on_callback_error: Callable[[Any], object] | None = None,
+        ssl_context: ssl.SSLContext | None = None,
+        allow_insecure: bool = False,
+        connect_timeout: float = 10.0,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        if backoff_initial <= 0 or backoff_max < backoff_initial:
+            raise ValueError("need 0 < backoff_initial <= backoff_max")
+        if stale_timeout <= 0:
+            raise ValueError("stale_timeout must be positive")
+        self.url = resolve_ws_url(environment, url, allow_insecure=allow_insecure)
+        self._signer = Signer.from_key(key_id, private_key, clock=clock)
+        path = ws_signing_path(self.url)
+        self._router = Router()
+        self._delivery = Delivery(
+            self._router, mode=delivery, max_queue=max_queue, on_callback_error=on_callback_error
+        )
+        self._registry = Registry()
+        self._books = BookStore()
+        self._seq = SeqTracker()
+        self._conn = Connection(
+            self.url,
+            lambda: self._signer.headers("GET", path),
+            on_connected=self._on_connected,
+            on_frame=self._on_frame,
+            on_disconnected=self._on_disconnected,
+            on_tick=self._on_tick,
+            on_fatal=self._on_fatal,
+            ssl_context=ssl_context,
+            reconnect=reconnect,
+            backoff_initial=backoff_initial,
+            backoff_max=backoff_max,
+            stale_timeout=stale_timeout,
+            connect_timeout=connect_timeout,
+        )
+        self._state_lock = threading.Lock()  # guards _state transitions
+        self._state = "new"  # new -> running -> closed
+        self._ready = threading.Event()  # first connection up, or fatal error
+        self._finished = threading.Event()  # closed or fatal
+        self._fatal: BaseException | None = None
+        self._resync_deadlines: dict[int, float] = {}  # network thread only
+        self._down_since: float | None = None
+        self._by_type: dict[str, int] = {}
+        self._frames = 0
+        self._decode_errors = 0
+        self._unknown_sid = 0
+        self._resyncs = 0
+        self._last_frame = 0.0
+
+    @classmethod
+    def from_env(cls, **kwargs: Any) -> KalshiClient:
+        """Credentials from KALSHI_API_KEY_ID, KALSHI_PRIVATE_KEY_PATH or
+        KALSHI_PRIVATE_KEY, and KALSHI_ENV (prod or demo)."""
+        key_id, key, env = credentials_from_env()
+        kwargs.setdefault("environment", env)
+        return cls(key_id, key, **kwargs)
+
+    # -- lifecycle ------------------------------------------------------------------------
+
+    def start(self, timeout: float = 10.0) -> KalshiClient:
+        """Start the threads and wait for the first connection.
+
+        Raises AuthenticationError at once on a 401/403 handshake, KalshiTimeoutError (a
+        TimeoutError) if no connection came up in time (the client is then closed).
+        """
+        with self._state_lock:
+            if self._state == "closed":
+                raise ClientClosedError("this client was closed; create a new one")
+            if self._state == "running":
+                return self
+            self._state = "running"
+        self._delivery.start()
+        self._conn.start()
+        if not self._ready.wait(timeout):
+            self.close()
+            raise KalshiTimeoutError(f"no connection to {self.url} within {timeout} s")
+        if self._fatal is not None:
+            self.close()
+            raise self._fatal
+        return self
+
+    def close(self, timeout: float = 5.0) -> None:
+        """Stop and join every thread the client started. Idempotent; any thread."""
+        with self._state_lock:
+            if self._state == "closed":
+                return
+            self._state = "closed"
+        self._registry.close_all()
+        deadline = time.monotonic() + timeout
+        self._conn.close(timeout)
+        self._delivery.stop(max(0.0, deadline - time.monotonic()), drain=False)
+        self._finished.set()
+        self._ready.set()
+
+    def run_forever(self) -> None:
+        """Block until close(); re-raise a fatal background error; Ctrl-C closes."""
+        try:
+            while not self._finished.wait(0.5):
+                pass
+        except KeyboardInterrupt:
+            self.close()
+            return
+        self.close()
+        if self._fatal is not None:
+            raise self._fatal
+
+    def __enter__(self) -> KalshiClient:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    @property
+    def connected(self) -> bool:
+        return self._conn.connected and self._state == "running"
+
+    @property
+    def closed(self) -> bool:
+        return self._state == "closed"
+
+    # -- subscriptions --------------------------------------------------------------------
+
+    def subscribe(
+        self,
+        channel: str,
+        market_tickers: Iterable[str] | None = None,
+        callback: Callback | None = None,
+        *,
+        timeout: float = 10.0,
+        **params: Any,
+    ) -> Subscription:
+        """Subscribe to one channel. Blocks until acknowledged (SubscriptionError on an
+        error reply) unless called before start() or from a callback: then it returns a
+        pending handle at once. ``params`` go to the wire (use_yes_price, ...)."""
+        if not isinstance(channel, str) or not channel:
+            raise TypeError(f"channel must be a non-empty str, got {channel!r}")
+        if callback is not None and not callable(callback):
+            raise TypeError(f"callback must be callable, got {callback!r}")
+        self._check_open()
+        markets = None if market_tickers is None else frozenset(_tickers(market_tickers))
+        if channel == "orderbook_delta":
+            if not markets:
+                raise ValueError("orderbook_delta needs at least one market ticker")
+            # Kalshi plans to flip this default: send it explicitly so prices never change
+            # meaning under us (PROTOCOL.md §6.1).
+            params.setdefault("use_yes_price", False)
+        sub = Subscription(self, channel, markets, dict(params), callback)
+        blocking = self._may_block()
+        waiter = _Waiter("subscribe") if blocking else None
+        self._send(self._registry.add(sub, waiter))
+        if waiter is not None:
+            try:
+                waiter.wait(timeout, f"subscribe to {channel}")
+            except KalshiTimeoutError:
+                self._send(self._registry.remove(sub, None))
+                raise
+        return sub
+
+    def list_subscriptions(self, timeout: float = 10.0) -> list[SubscriptionInfo]:
+        """Ask the server which subscriptions this connection has."""
+        self._check_open()
+        waiter = _Waiter("request")
+        self._send(self._registry.request(protocol.encode_list_subscriptions, waiter))
+        reply = waiter.wait(timeout, "list_subscriptions")
+        if isinstance(reply, Ok) and reply.subscriptions is not None:
+            return list(reply.subscriptions)
+        raise ProtocolError(f"unexpected reply to list_subscriptions: {reply!r}")
+
+    def subscriptions(self) -> list[Subscription]:
+        """The live handles (not closed, not failed)."""
+        return self._registry.handles()
+
+    def _change_markets(
+        self, sub: Subscription, add: tuple[str, ...], remove: tuple[str, ...], timeout: float
+    ) -> None:
+        self._check_open()
+        waiter = _Waiter("add")
+        self._send(self._registry.change_markets(sub, add, remove, waiter))
+        if remove:
+            self._drop_books(sub.channel, remove)
+        if self._may_block():
+            waiter.wait(timeout, "update_subscription")
+
+    def _unsubscribe(self, sub: Subscription, timeout: float) -> None:
+        waiter = _Waiter("unsubscribe") if self._may_block() else None
+        self._send(self._registry.remove(sub, waiter))
+        self._drop_books(sub.channel, sub._markets or ())
+        if waiter is not None:
+            waiter.wait(timeout, "unsubscribe")
+
+    def _request_snapshot(self, sub: Subscription, tickers: tuple[str, ...] | None) -> None:
+        self._check_open()
+        self._send(self._registry.snapshot(sub, tickers))
+
+    def _drop_books(self, channel: str, tickers: Iterable[str]) -> None:
+        if channel != "orderbook_delta":
+            return
+        still = set()
+        for h in self._registry.handles():
+            if h.channel == channel and h._markets:
+                still |= h._markets
+        self._books.remove([t for t in tickers if t not in still])
+
+    # -- callbacks, books, stats ----------------------------------------------------------
+
+    def on(self, msg_type: str, fn: F | None = None) -> Any:
+        """Register ``fn`` for a message or event type ("*" = all). Also a decorator."""
+        if fn is None:
+
+            def decorator(f: F) -> F:
+                self._router.on(msg_type, f)
+                return f
+
+            return decorator
+        self._router.on(msg_type, fn)
+        return fn
+
+    def off(self, msg_type: str, fn: Callback) -> bool:
+        return self._router.off(msg_type, fn)
+
+    def poll(self, timeout: float = 0.0, max_messages: int | None = None) -> int:
+        """Run queued callbacks on this thread (``delivery="poll"``); returns how many."""
+        return self._delivery.poll(timeout, max_messages)
+
+    def orderbook(self, market_ticker: str) -> Orderbook:
+        """An immutable copy of the local book; KeyError if the market is unknown."""
+        return self._books.get(market_ticker)
+
+    def stats(self) -> dict[str, Any]:
+        d = self._delivery
+        last = self._last_frame
+        return {
+            "messages": self._frames,
+            "by_type": dict(self._by_type),
+            "reconnects": self._conn.reconnects,
+            "connection_attempts": self._conn.attempts,
+            "gaps": self._seq.gaps,
+            "duplicates": self._seq.duplicates + self._seq.stale,
+            "resyncs": self._resyncs,
+            "drops": d.dropped,
+            "overflows": d.overflows,
+            "decode_errors": self._decode_errors,
+            "unknown_sid": self._unknown_sid,
+            "callback_errors": d.callback_errors,
+            "delivered": d.delivered,
+            "queue_depth": d.depth,
+            "last_message_age": (time.monotonic() - last) if last else None,
+            "connected": self.connected,
+        }
+
+    # -- internals ------------------------------------------------------------------------
+
+    def _check_open(self) -> None:
+        if self._state == "closed":
+            raise ClientClosedError("this client was closed")
+
+    def _may_block(self) -> bool:
+        return (
+            self._state == "running"
+            and not in_callback()
+            and threading.current_thread() is not self._conn.thread
+        )
+
+    def _send(self, outgoing: list[tuple[str, int]]) -> None:
+        for text, generation in outgoing:
+            self._conn.send(text, generation)
+
+    # -- network thread -------------------------------------------------------------------
+
+    def _on_connected(self, generation: int) -> None:
+        self._seq.reset()
+        self._books.mark_stale()
+        self._resync_deadlines.clear()
+        self._send(self._registry.connected(generation))
+        down = self._down_since
+        self._down_since = None
+        self._delivery.put_event(
+            ConnectedEvent(
+                generation=generation,
+                reconnect=generation > 1,
+                downtime=None if down is None else time.monotonic() - down,
+            )
+        )
+        self._ready.set()
+
+    def _on_disconnected(self, info: DisconnectInfo) -> None:
+        self._registry.disconnected()
+        self._books.mark_stale()
+        self._seq.reset()
+        if self._down_since is None:
+            self._down_since = time.monotonic()
+        closing = self._state == "closed" or self._fatal is not None
+        self._delivery.put_event(
+            DisconnectedEvent(
+                generation=info.generation,
+                code=info.code,
+                reason=info.reason,
+                error=info.error,
+                will_reconnect=not closing and self._conn.reconnect,
+            )
+        )
+        if not self._conn.reconnect and not closing:
+            self._finished.set()
+
+    def _on_fatal(self, exc: BaseException) -> None:
+        # Recorded before the event so that anything woken by it sees the cause.
+        self._fatal = exc
+        self._registry.disconnected()
+        self._books.mark_stale()
+        self._delivery.put_event(
+            DisconnectedEvent(generation=self._conn.generation, error=exc, will_reconnect=False)
+        )
+        self._ready.set()
+        self._finished.set()
+
+    def _on_tick(self, now: float) -> None:
+        self._send(self._registry.expire(now))
+        if self._resync_deadlines:
+            for sid, deadline in list(self._resync_deadlines.items()):
+                if deadline <= now:
+                    del self._resync_deadlines[sid]
+                    if any(
+                        self._books.state(t) == "resyncing" for t in self._books.tickers_for_sid(sid)
+                    ):
+                        log.warning("no snapshot for sid %d in time: resubscribing", sid)
+                        self._send(self._registry.force_resubscribe(sid))
+
+    def _on_frame(self, data: bytes) -> None:
+        self._frames += 1
+        try:
+            msg = protocol.decode(data)
+        except ProtocolError as exc:
+            self._decode_errors += 1
+            log.warning("dropping a frame that does not decode: %s", exc)
+            return
+        except Exception:  # a decoder bug must not kill the network thread
+            self._decode_errors += 1
+            log.exception("decoder failed on a frame")
+            return
+        mtype = msg.type
+        by_type = self._by_type
+        by_type[mtype] = by_type.get(mtype, 0) + 1
+        try:
+            if mtype in _CONTROL:
+                self._on_control(msg)
+                return
+            sid = msg.sid
+            handles: tuple[Subscription, ...] = ()
+            if sid is not None:
+                found = self._registry.by_sid.get(sid)
+                if found is None:
+                    self._unknown_sid += 1  # e.g. a frame right after unsubscribe
+                    return
+                handles = found
+                seq = msg.seq
+                if seq is not None and mtype in _SEQUENCED:
+                    result = self._seq.check(sid, seq)
+                    if result != SEQ_OK and not self._seq_event(msg, sid, seq, result):
+                        return
+            if mtype == "orderbook_delta":
+                self._books.apply_delta(msg)  # type: ignore[arg-type]
+            elif mtype == "orderbook_snapshot":
+                self._on_snapshot(msg)  # type: ignore[arg-type]
+            self._delivery.put(msg, handles)
+        except Exception:  # the network thread never dies from one message
+            log.exception("failed to process %r", msg)
+
+    def _seq_event(self, msg: Message, sid: int, seq: int, result: int) -> bool:
+        """Handle a non-OK seq check; False means: drop this frame."""
+        if result == SEQ_FIRST:
+            return True
+        if result != SEQ_GAP:
+            return False  # duplicate or older: already processed once
+        expected = self._seq.gap_expected
+        tickers: tuple[str, ...] = ()
+        channel = protocol.CHANNEL_OF_TYPE.get(msg.type, "")
+        if channel == "orderbook_delta":
+            tickers = tuple(self._books.tickers_for_sid(sid))
+            self._books.mark_resyncing(tickers)
+            self._resyncs += 1
+            self._resync_deadlines[sid] = time.monotonic() + SNAPSHOT_TIMEOUT
+            self._send(self._registry.resync(sid, tickers))
+        log.warning("seq gap on sid %d (%s): expected %d, got %d", sid, channel, expected, seq)
+        self._delivery.put_event(
+            GapEvent(sid=sid, channel=channel, expected=expected, received=seq,
+                     market_tickers=tickers)
+        )
+        return True
+
+    def _on_snapshot(self, msg: OrderbookSnapshot) -> None:
+        books = self._books
+        before = books.state(msg.market_ticker)
+        sid = msg.sid
+        yes_price = self._registry.use_yes_price.get(sid, False) if sid is not None else False
+        books.apply_snapshot(msg, use_yes_price=yes_price)
+        if before is not None and before != "live":
+            self._delivery.put_event(ResyncedEvent(sid=sid, market_ticker=msg.market_ticker))
+
+    def _on_control(self, msg: Message) -> None:
+        sid = msg.sid
+        if msg.type == "subscribed" and sid is not None:
+            self._seq.forget(sid)  # a new sid starts its own sequence
+        elif sid is not None and msg.seq is not None:
+            self._seq.note_control(sid, msg.seq)
+        self._send(self._registry.on_reply(msg))
+        if msg.type == "unsubscribed" and sid is not None:
+            self._seq.forget(sid)
+        elif msg.type == "error":
+            self._delivery.put(msg, ())
+

@@ -10,11 +10,12 @@ No lock of ours is held while user code runs, and locks are never nested.
 from __future__ import annotations
 
 import logging
+import os
 import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from . import protocol
 from .auth import Signer, credentials_from_env
@@ -25,6 +26,9 @@ from .errors import ClientClosedError, KalshiTimeoutError, ProtocolError
 from .events import ConnectedEvent, DisconnectedEvent, GapEvent, ResyncedEvent
 from .models import Message, Ok, OrderbookSnapshot, SubscriptionInfo
 from .orderbook import BookStore, Orderbook
+
+if TYPE_CHECKING:
+    from .recording import Recorder
 from .sequence import SEQ_FIRST, SEQ_GAP, SEQ_OK, SeqTracker
 from .subscriptions import Registry, Subscription, _tickers, _Waiter
 
@@ -36,6 +40,7 @@ F = TypeVar("F", bound=Callable[..., Any])
 
 _CONTROL = protocol.CONTROL_TYPES
 _SEQUENCED = protocol.SEQUENCED_TYPES
+_monotonic = time.monotonic
 # A book that stays resyncing this long after get_snapshot is resubscribed instead.
 SNAPSHOT_TIMEOUT = 5.0
 
@@ -65,6 +70,7 @@ class KalshiClient:
         allow_insecure: bool = False,
         connect_timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
+        record: str | os.PathLike[str] | IO[str] | None = None,
     ) -> None:
         if backoff_initial <= 0 or backoff_max < backoff_initial:
             raise ValueError("need 0 < backoff_initial <= backoff_max")
@@ -80,11 +86,20 @@ class KalshiClient:
         self._registry = Registry()
         self._books = BookStore()
         self._seq = SeqTracker()
+        self._recorder: Recorder | None = None
+        on_frame = self._on_frame
+        if record is not None:
+            # Recording costs a write per frame, so it is a separate callback rather than
+            # a check on the hot path of every client.
+            from .recording import Recorder
+
+            self._recorder = Recorder(record)
+            on_frame = self._on_frame_recorded
         self._conn = Connection(
             self.url,
             lambda: self._signer.headers("GET", path),
             on_connected=self._on_connected,
-            on_frame=self._on_frame,
+            on_frame=on_frame,
             on_disconnected=self._on_disconnected,
             on_tick=self._on_tick,
             on_fatal=self._on_fatal,
@@ -108,6 +123,7 @@ class KalshiClient:
         self._unknown_sid = 0
         self._resyncs = 0
         self._last_frame = 0.0
+        self._offline = False  # replaying a recording: sids need no subscription
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> KalshiClient:
@@ -153,6 +169,43 @@ class KalshiClient:
         self._delivery.stop(max(0.0, deadline - time.monotonic()), drain=False)
         self._finished.set()
         self._ready.set()
+        if self._recorder is not None:
+            self._recorder.close()
+
+    def replay(self, source: str | os.PathLike[str], *, speed: float | None = None) -> int:
+        """Feed a recording (see ``record=``) through the live pipeline: decode, seq
+        checks, books, delivery. Offline: the client must not have been started. Messages
+        go to ``on(type)`` and ``"*"`` handlers (recorded sids have no subscription
+        handles). ``speed``: None = as fast as possible, 1.0 = recorded pacing, 2.0 = twice
+        as fast. Returns the number of frames fed; their callbacks have run by then."""
+        if speed is not None and speed <= 0:
+            raise ValueError("speed must be positive (or None for as fast as possible)")
+        with self._state_lock:
+            if self._state != "new":
+                raise ClientClosedError(
+                    f"replay() needs a client that was never started ({self._state})"
+                )
+            self._state = "offline"
+        from .recording import iter_recording
+
+        self._offline = True
+        self._delivery.start()
+        stop = self._finished
+        n = 0
+        first: int | None = None
+        t0 = time.monotonic()
+        for t_ns, data in iter_recording(source):
+            if speed is not None:
+                first = t_ns if first is None else first
+                due = (t_ns - first) / 1e9 / speed - (time.monotonic() - t0)
+                if due > 0 and stop.wait(due):
+                    break
+            elif stop.is_set():
+                break
+            self._on_frame(data)
+            n += 1
+        self._delivery.flush(None)
+        return n
 
     def run_forever(self) -> None:
         """Block until close(); re-raise a fatal background error; Ctrl-C closes."""
@@ -257,7 +310,7 @@ class KalshiClient:
     def _drop_books(self, channel: str, tickers: Iterable[str]) -> None:
         if channel != "orderbook_delta":
             return
-        still = set()
+        still: set[str] = set()
         for h in self._registry.handles():
             if h.channel == channel and h._markets:
                 still |= h._markets
@@ -382,13 +435,15 @@ class KalshiClient:
                 if deadline <= now:
                     del self._resync_deadlines[sid]
                     if any(
-                        self._books.state(t) == "resyncing" for t in self._books.tickers_for_sid(sid)
+                        self._books.state(t) == "resyncing"
+                        for t in self._books.tickers_for_sid(sid)
                     ):
                         log.warning("no snapshot for sid %d in time: resubscribing", sid)
                         self._send(self._registry.force_resubscribe(sid))
 
     def _on_frame(self, data: bytes) -> None:
         self._frames += 1
+        self._last_frame = _monotonic()
         try:
             msg = protocol.decode(data)
         except ProtocolError as exc:
@@ -410,10 +465,11 @@ class KalshiClient:
             handles: tuple[Subscription, ...] = ()
             if sid is not None:
                 found = self._registry.by_sid.get(sid)
-                if found is None:
+                if found is not None:
+                    handles = found
+                elif not self._offline:
                     self._unknown_sid += 1  # e.g. a frame right after unsubscribe
                     return
-                handles = found
                 seq = msg.seq
                 if seq is not None and mtype in _SEQUENCED:
                     result = self._seq.check(sid, seq)
@@ -426,6 +482,15 @@ class KalshiClient:
             self._delivery.put(msg, handles)
         except Exception:  # the network thread never dies from one message
             log.exception("failed to process %r", msg)
+
+    def _on_frame_recorded(self, data: bytes) -> None:
+        recorder = self._recorder
+        if recorder is not None:
+            try:
+                recorder.write(data, time.time_ns())
+            except Exception:  # a full disk must not stop the feed
+                log.exception("recording failed")
+        self._on_frame(data)
 
     def _seq_event(self, msg: Message, sid: int, seq: int, result: int) -> bool:
         """Handle a non-OK seq check; False means: drop this frame."""
@@ -444,8 +509,9 @@ class KalshiClient:
             self._send(self._registry.resync(sid, tickers))
         log.warning("seq gap on sid %d (%s): expected %d, got %d", sid, channel, expected, seq)
         self._delivery.put_event(
-            GapEvent(sid=sid, channel=channel, expected=expected, received=seq,
-                     market_tickers=tickers)
+            GapEvent(
+                sid=sid, channel=channel, expected=expected, received=seq, market_tickers=tickers
+            )
         )
         return True
 
@@ -469,4 +535,3 @@ class KalshiClient:
             self._seq.forget(sid)
         elif msg.type == "error":
             self._delivery.put(msg, ())
-

@@ -129,6 +129,22 @@ class Delivery:
         self._queue.append((event, (), True))
         self._wake.set()
 
+    def flush(self, timeout: float | None = 10.0) -> bool:
+        """Wait until everything queued so far has been delivered (thread mode), or deliver
+        it on this thread (poll mode). True when done in time."""
+        if self.mode == "inline":
+            return True
+        if self.mode == "poll":
+            with self._poll_lock:
+                self._drain(None)
+            return True
+        if self._thread is None or not self._thread.is_alive():
+            return not self._queue and not self._rescued
+        marker = _Flush()
+        self._queue.append((marker, (), True))
+        self._wake.set()
+        return marker.done.wait(timeout)
+
     def _overflow(self) -> None:
         queue = self._queue
         while len(queue) >= self.max_queue:
@@ -161,9 +177,7 @@ class Delivery:
     def start(self) -> None:
         if self.mode != "thread" or self._thread is not None:
             return
-        self._thread = threading.Thread(
-            target=self._run, name="kalshi-sync-dispatch", daemon=True
-        )
+        self._thread = threading.Thread(target=self._run, name="kalshi-sync-dispatch", daemon=True)
         self._thread.start()
 
     def stop(self, timeout: float | None = 5.0, *, drain: bool = True) -> bool:
@@ -238,6 +252,9 @@ class Delivery:
         return n
 
     def _deliver(self, msg: Any, handles: Iterable[Any]) -> None:
+        if type(msg) is _Flush:
+            msg.done.set()
+            return
         self.delivered += 1
         for handle in handles:
             cb = handle._callback_for(msg)
@@ -277,3 +294,13 @@ class Delivery:
                 log.exception("callback_error handler %r failed", handler)
             finally:
                 _local.depth -= 1
+
+
+class _Flush:
+    """Queue marker for :meth:`Delivery.flush`: delivered means everything before it was."""
+
+    __slots__ = ("done", "type")
+
+    def __init__(self) -> None:
+        self.type = ""
+        self.done = threading.Event()

@@ -29,7 +29,7 @@ from .errors import (
     KalshiTimeoutError,
     SubscriptionError,
 )
-from .models import Message, Ok, ServerError, Subscribed, Unsubscribed
+from .models import Message, Ok, ServerError, Subscribed
 
 if TYPE_CHECKING:
     from .client import KalshiClient
@@ -449,9 +449,12 @@ class Registry:
     def _unsolicited(self, msg: Message) -> list[Outgoing]:
         # Terminal errors on a live sid (10 channel error, 25 buffer overflow, ...): the
         # server dropped that subscription; subscribe it again.
-        if isinstance(msg, ServerError) and msg.sid is not None:
-            if msg.code in TERMINAL_ERROR_CODES or msg.code not in _KNOWN_USER_CODES:
-                return self._resubscribe_sid(msg.sid)
+        if (
+            isinstance(msg, ServerError)
+            and msg.sid is not None
+            and (msg.code in TERMINAL_ERROR_CODES or msg.code not in _KNOWN_USER_CODES)
+        ):
+            return self._resubscribe_sid(msg.sid)
         return []
 
     def _resubscribe_sid(self, sid: int) -> list[Outgoing]:

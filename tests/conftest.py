@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import threading
 from collections.abc import Iterator
 
@@ -27,6 +28,8 @@ def no_leaked_threads() -> Iterator[None]:
             t.join(2.0)
     still = [n for n in leaked if any(t.name == n and t.is_alive() for t in threading.enumerate())]
     assert not still, f"threads leaked by this test: {still}"
+    # Collect now so an unclosed socket is reported against the test that leaked it.
+    gc.collect()
 
 
 @pytest.fixture(scope="session")

@@ -64,7 +64,7 @@ def test_subscribe_builds_the_same_book_as_the_server(server, private_pem):
         assert sub.state == "active" and sub.sid is not None
         assert got.get(timeout=5).type == "orderbook_snapshot"
         for i in range(50):
-            server.apply_delta(T1, "yes" if i % 2 else "no", "0.4%d" % (i % 10), "+1.5")
+            server.apply_delta(T1, "yes" if i % 2 else "no", f"0.4{i % 10}", "+1.5")
         wait_for(lambda: book_equals_server(client, server, T1), what="book sync")
         book = client.orderbook(T1)
         assert book.best_yes_bid is not None
@@ -177,8 +177,10 @@ def test_books_match_server_after_random_drops_and_restarts(server, private_pem)
                 server.restart()
             connected.get(timeout=10)
             wait_for(
-                lambda: book_equals_server(client, server, T1)
-                and book_equals_server(client, server, T2),
+                lambda: (
+                    book_equals_server(client, server, T1)
+                    and book_equals_server(client, server, T2)
+                ),
                 timeout=10,
                 what=f"books after fault {round_no}",
             )
@@ -322,14 +324,20 @@ def test_delivery_modes_run_callbacks_on_the_documented_thread(server, private_p
         ("poll", threading.current_thread().name),
     ):
         names: list[str] = []
+        seen = threading.Event()
+
+        def record(msg: Any, names: list[str] = names, seen: threading.Event = seen) -> None:
+            names.append(threading.current_thread().name)
+            seen.set()
+
         with make_client(server, private_pem, delivery=mode) as client:
-            client.subscribe(
-                "orderbook_delta", [T1], callback=lambda m: names.append(threading.current_thread().name)
-            )
-            if mode == "poll":
-                wait_for(lambda: client.poll(timeout=0.05) >= 0 and bool(names))
-            else:
-                wait_for(lambda: bool(names))
+            client.subscribe("orderbook_delta", [T1], callback=record)
+            deadline = time.monotonic() + 5
+            while not seen.is_set() and time.monotonic() < deadline:
+                if mode == "poll":
+                    client.poll(timeout=0.05)
+                else:
+                    seen.wait(0.05)
         assert set(names) == {expected}, mode
 
 

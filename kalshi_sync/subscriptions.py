@@ -261,7 +261,10 @@ class Registry:
             ch.handles.append(sub)
             if waiter is not None:
                 sub._waiters.append(waiter)
-            return self._reconcile(ch)
+            out = self._reconcile(ch)
+            # A handle whose markets the live subscription already covers is active now.
+            self._settle(ch)
+            return out
 
     def change_markets(
         self, sub: Subscription, add: Sequence[str], remove: Sequence[str], waiter: _Waiter

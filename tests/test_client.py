@@ -472,3 +472,17 @@ def test_tls_refuses_unknown_ca(key_pair, private_pem):
             client.start(timeout=1.0)
     finally:
         srv.stop()
+
+
+def test_second_handle_already_covered_is_active_at_once(server, private_pem):
+    """A handle whose markets the channel already has is acknowledged without a command."""
+    seed(server, T1)
+    with make_client(server, private_pem) as client:
+        first = client.subscribe("orderbook_delta", [T1])
+        n = len(server.commands)
+        second = client.subscribe("orderbook_delta", [T1], timeout=2)
+        assert second.state == "active" and second.sid == first.sid
+        assert len(server.commands) == n
+        second.unsubscribe()
+        assert first.state == "active"
+        assert [s["tickers"] for s in server.subscriptions()] == [[T1]]

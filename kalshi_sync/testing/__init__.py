@@ -22,5 +22,12 @@ from __future__ import annotations
 
 from ._keys import generate_test_key, tls_context_pair
 from .server import FakeKalshiServer
+from .simulator import MarketSimulator, SimulatedExchange
 
-__all__ = ["FakeKalshiServer", "generate_test_key", "tls_context_pair"]
+__all__ = [
+    "FakeKalshiServer",
+    "MarketSimulator",
+    "SimulatedExchange",
+    "generate_test_key",
+    "tls_context_pair",
+]

@@ -99,7 +99,15 @@ class Delivery:
         # Events popped by an overflow are kept here and delivered first: they are rare
         # and carry state changes the application must see.
         self._rescued: deque[tuple[Any, tuple[Any, ...], bool]] = deque()
-        self._wake = threading.Event()
+        self._wake = threading.Event()  # poll mode: poll(timeout) waits on it
+        # Thread mode: the dispatch thread sleeps on a bare lock ("bell") instead of an
+        # Event. Event.set/wait run a Condition in Python (~5 us a hand-off and the
+        # consumer's wake-up path); a lock release/acquire is one C call. Protocol: the
+        # consumer sets _sleeping, re-checks the queue, then blocks on the bell; a
+        # producer appends first and rings only if _sleeping -- no wake-up can be lost.
+        self._bell = threading.Lock()
+        self._bell.acquire()
+        self._sleeping = False
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._overflowing = False
@@ -119,15 +127,28 @@ class Delivery:
         if len(queue) >= self.max_queue:
             self._overflow()
         queue.append((msg, handles, False))
-        if not self._wake.is_set():
+        if self._sleeping:
+            self._ring()
+        elif self.mode == "poll" and not self._wake.is_set():
             self._wake.set()
+
+    def _ring(self) -> None:
+        self._sleeping = False
+        try:  # noqa: SIM105 - suppress() would cost a context manager per ring
+            self._bell.release()
+        except RuntimeError:  # already rung (two producers raced): one ring is enough
+            pass
+
+    def _wakeup(self) -> None:
+        self._ring()
+        self._wake.set()
 
     def put_event(self, event: Event) -> None:
         if self.mode == "inline" and threading.current_thread() is not self._thread:
             self._deliver(event, ())
             return
         self._queue.append((event, (), True))
-        self._wake.set()
+        self._wakeup()
 
     def flush(self, timeout: float | None = 10.0) -> bool:
         """Wait until everything queued so far has been delivered (thread mode), or deliver
@@ -142,7 +163,7 @@ class Delivery:
             return not self._queue and not self._rescued
         marker = _Flush()
         self._queue.append((marker, (), True))
-        self._wake.set()
+        self._wakeup()
         return marker.done.wait(timeout)
 
     def _overflow(self) -> None:
@@ -189,7 +210,7 @@ class Delivery:
             self._queue.clear()
             self._queue.extend(kept)
         self._stop.set()
-        self._wake.set()
+        self._wakeup()
         thread = self._thread
         if thread is None or thread is threading.current_thread():
             return True
@@ -201,16 +222,21 @@ class Delivery:
         return self._thread
 
     def _run(self) -> None:
-        wake = self._wake
+        bell = self._bell
+        queue = self._queue
+        rescued = self._rescued
+        stop = self._stop
         while True:
             self._drain(None)
-            if self._stop.is_set() and not self._queue and not self._rescued:
+            if stop.is_set() and not queue and not rescued:
                 return
-            wake.clear()
-            # Re-check after clear(): a put() between drain and clear must not be lost.
-            if self._queue or self._rescued:
+            self._sleeping = True
+            # Re-check after announcing the sleep: a put() before it did not ring.
+            if queue or rescued or stop.is_set():
+                self._sleeping = False
                 continue
-            wake.wait(0.5)
+            bell.acquire(True, 0.5)
+            self._sleeping = False
 
     def poll(self, timeout: float = 0.0, max_messages: int | None = None) -> int:
         """Deliver queued messages on the calling thread; returns how many ran.

@@ -385,8 +385,9 @@ class MveLeg:
 
 
 @attrs.frozen(kw_only=True)
-class RfqCreated(Message):
-    """``rfq_created``. ``id`` is the RFQ id (the wire's ``msg.id``, not a command id)."""
+class _RfqMessage(Message):
+    """Fields shared by ``rfq_created`` and ``rfq_deleted``. ``id`` is the RFQ id (the wire's
+    ``msg.id``, a string), not a command id."""
 
     id: str
     creator_id: str | None = None
@@ -394,29 +395,27 @@ class RfqCreated(Message):
     event_ticker: str | None = None
     contracts: Decimal | None = None
     target_cost: Decimal | None = None
+    mve_collection_ticker: str | None = None
+    mve_selected_legs: tuple[MveLeg, ...] | None = None
+
+
+@attrs.frozen(kw_only=True)
+class RfqCreated(_RfqMessage):
+    """``rfq_created``: a request for quote (all users see it unless ``user_filter``)."""
+
     created_ts: str | None = None
-    mve_collection_ticker: str | None = None
-    mve_selected_legs: tuple[MveLeg, ...] | None = None
 
 
 @attrs.frozen(kw_only=True)
-class RfqDeleted(Message):
-    """``rfq_deleted``. ``id`` is the RFQ id."""
+class RfqDeleted(_RfqMessage):
+    """``rfq_deleted``."""
 
-    id: str
-    creator_id: str | None = None
-    market_ticker: str | None = None
-    event_ticker: str | None = None
-    contracts: Decimal | None = None
-    target_cost: Decimal | None = None
     deleted_ts: str | None = None
-    mve_collection_ticker: str | None = None
-    mve_selected_legs: tuple[MveLeg, ...] | None = None
 
 
 @attrs.frozen(kw_only=True)
-class QuoteCreated(Message):
-    """``quote_created``: a quote on an RFQ (sent to the quote and RFQ creators only)."""
+class _QuoteMessage(Message):
+    """Fields shared by the quote messages (sent to the quote and RFQ creators only)."""
 
     quote_id: str
     rfq_id: str
@@ -424,46 +423,40 @@ class QuoteCreated(Message):
     rfq_creator_id: str | None = None
     market_ticker: str | None = None
     event_ticker: str | None = None
+    subaccount: int | None = None
+
+
+@attrs.frozen(kw_only=True)
+class _PricedQuote(_QuoteMessage):
     yes_bid: Decimal | None = None
     no_bid: Decimal | None = None
+
+
+@attrs.frozen(kw_only=True)
+class QuoteCreated(_PricedQuote):
+    """``quote_created``: a quote on an RFQ."""
+
     yes_contracts_offered: Decimal | None = None
     no_contracts_offered: Decimal | None = None
     rfq_target_cost: Decimal | None = None
     created_ts: str | None = None
-    subaccount: int | None = None
 
 
 @attrs.frozen(kw_only=True)
-class QuoteAccepted(Message):
+class QuoteAccepted(_PricedQuote):
     """``quote_accepted``: the RFQ creator accepted ``contracts_accepted`` on ``accepted_side``."""
 
-    quote_id: str
-    rfq_id: str
-    quote_creator_id: str | None = None
-    rfq_creator_id: str | None = None
-    market_ticker: str | None = None
-    event_ticker: str | None = None
-    yes_bid: Decimal | None = None
-    no_bid: Decimal | None = None
     accepted_side: str | None = None
     contracts_accepted: Decimal | None = None
-    subaccount: int | None = None
 
 
 @attrs.frozen(kw_only=True)
-class QuoteExecuted(Message):
+class QuoteExecuted(_QuoteMessage):
     """``quote_executed``: sent to both parties with their own ``order_id``; join with fills."""
 
-    quote_id: str
-    rfq_id: str
-    quote_creator_id: str | None = None
-    rfq_creator_id: str | None = None
     order_id: str | None = None
     client_order_id: str | None = None
-    market_ticker: str | None = None
-    event_ticker: str | None = None
     executed_ts: str | None = None
-    subaccount: int | None = None
 
 
 # --- reference prices ----------------------------------------------------------------------

@@ -11,10 +11,11 @@ API (``ks.RestClient``) where it says so.
 
 from __future__ import annotations
 
-import argparse
 import time
 from collections.abc import Sequence
 from decimal import Decimal
+
+from _common import connect
 
 import kalshi_sync as ks
 
@@ -53,30 +54,15 @@ class Bot:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("tickers", nargs="*", metavar="TICKER")
-    parser.add_argument("--simulate", action="store_true", help="use the built-in simulator")
-    parser.add_argument("--seconds", type=float, help="stop after N seconds")
-    args = parser.parse_args(argv)
-
-    exchange = None
-    if args.simulate:
-        from kalshi_sync.testing import SimulatedExchange
-
-        exchange = SimulatedExchange(args.tickers or None).start()
-        client, tickers = exchange.client(delivery="poll"), list(exchange.tickers)
-    elif args.tickers:
-        client = ks.KalshiClient.from_env(environment="demo", delivery="poll")
-        tickers = args.tickers
-    else:
-        parser.error("give at least one TICKER, or --simulate")
-
+    # The command line, the simulator or Kalshi demo; callbacks run only inside poll().
+    example = connect(__doc__, argv, delivery="poll")
+    client, tickers = example.client, example.tickers
     bot = Bot(client)
     client.on("orderbook_snapshot", bot.on_book)
     client.on("orderbook_delta", bot.on_book)
     client.on("trade", bot.on_trade)
-    deadline = None if args.seconds is None else time.monotonic() + args.seconds
-    try:
+    deadline = example.deadline()
+    with example.running():  # Ctrl-C stops quietly; closes everything after
         client.start()
         client.subscribe("orderbook_delta", tickers)
         client.subscribe("trade", tickers)
@@ -88,12 +74,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                 stats = client.stats()
                 print(f"[{stats['messages']} messages, {bot.signals} signals]")
                 next_report += 5
-    except KeyboardInterrupt:
-        pass
-    finally:
-        client.close()
-        if exchange is not None:
-            exchange.stop()
     print(f"done: {bot.signals} signals")
     return 0
 

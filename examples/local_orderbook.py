@@ -11,11 +11,12 @@ from any thread. Gaps in the stream are repaired by a fresh snapshot; the "gap" 
 
 from __future__ import annotations
 
-import argparse
 import threading
 import time
 from collections.abc import Sequence
 from decimal import Decimal
+
+from _common import connect
 
 import kalshi_sync as ks
 
@@ -35,28 +36,13 @@ def show(book: ks.Orderbook, depth: int = 3) -> str:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("tickers", nargs="*", metavar="TICKER")
-    parser.add_argument("--simulate", action="store_true", help="use the built-in simulator")
-    parser.add_argument("--seconds", type=float, help="stop after N seconds")
-    args = parser.parse_args(argv)
-
-    exchange = None
-    if args.simulate:
-        from kalshi_sync.testing import SimulatedExchange
-
-        exchange = SimulatedExchange(args.tickers or None).start()
-        client, tickers = exchange.client(), list(exchange.tickers)
-    elif args.tickers:
-        client, tickers = ks.KalshiClient.from_env(environment="demo"), args.tickers
-    else:
-        parser.error("give at least one TICKER, or --simulate")
-
+    example = connect(__doc__, argv)  # the command line, the simulator or Kalshi demo
+    client, tickers = example.client, example.tickers
     client.on("gap", lambda ev: print(f"gap on {ev.channel}: resyncing {ev.market_tickers}"))
     client.on("resynced", lambda ev: print(f"{ev.market_ticker}: book live again"))
     stop = threading.Event()
-    deadline = None if args.seconds is None else time.monotonic() + args.seconds
-    try:
+    deadline = example.deadline()
+    with example.running():  # Ctrl-C stops quietly; closes everything after
         client.start()
         client.subscribe("orderbook_delta", tickers)
         while deadline is None or time.monotonic() < deadline:
@@ -67,12 +53,6 @@ def main(argv: Sequence[str] | None = None) -> int:
                     print(f"{ticker}: no snapshot yet", flush=True)
             wait = 1.0 if deadline is None else min(1.0, deadline - time.monotonic())
             stop.wait(max(0.0, wait))
-    except KeyboardInterrupt:
-        pass
-    finally:
-        client.close()
-        if exchange is not None:
-            exchange.stop()
     return 0
 
 

@@ -9,10 +9,11 @@ Callbacks run on the client's dispatch thread (the default delivery), one at a t
 
 from __future__ import annotations
 
-import argparse
 import threading
 from collections.abc import Sequence
 from decimal import Decimal
+
+from _common import connect
 
 import kalshi_sync as ks
 
@@ -30,35 +31,14 @@ def on_ticker(msg: ks.Ticker) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("tickers", nargs="*", metavar="TICKER")
-    parser.add_argument("--simulate", action="store_true", help="use the built-in simulator")
-    parser.add_argument("--seconds", type=float, help="stop after N seconds")
-    args = parser.parse_args(argv)
-
-    exchange = None
-    if args.simulate:
-        from kalshi_sync.testing import SimulatedExchange
-
-        exchange = SimulatedExchange(args.tickers or None).start()
-        client, tickers = exchange.client(), list(exchange.tickers)
-    elif args.tickers:
-        client, tickers = ks.KalshiClient.from_env(environment="demo"), args.tickers
-    else:
-        parser.error("give at least one TICKER, or --simulate")
-    try:
+    example = connect(__doc__, argv)  # the command line, the simulator or Kalshi demo
+    with example.running() as client:  # Ctrl-C stops quietly; closes everything after
         client.start()
-        client.subscribe("ticker", tickers, callback=on_ticker)
-        if args.seconds is None:
+        client.subscribe("ticker", example.tickers, callback=on_ticker)
+        if example.seconds is None:
             client.run_forever()  # until Ctrl-C
         else:
-            threading.Event().wait(args.seconds)
-    except KeyboardInterrupt:
-        pass
-    finally:
-        client.close()
-        if exchange is not None:
-            exchange.stop()
+            threading.Event().wait(example.seconds)
     return 0
 
 

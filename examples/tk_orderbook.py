@@ -10,13 +10,14 @@ Tk widgets may only be touched from the thread running the Tk main loop. With
 
 from __future__ import annotations
 
-import argparse
 import signal
 import time
 import tkinter as tk
 from collections.abc import Sequence
 from decimal import Decimal
 from tkinter import ttk
+
+from _common import connect
 
 import kalshi_sync as ks
 
@@ -166,37 +167,22 @@ class Viewer:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("tickers", nargs="*", metavar="TICKER")
-    parser.add_argument("--simulate", action="store_true", help="use the built-in simulator")
-    parser.add_argument("--seconds", type=float, help="close the window after N seconds")
-    args = parser.parse_args(argv)
-
-    exchange = None
-    if args.simulate:
-        from kalshi_sync.testing import SimulatedExchange
-
-        exchange = SimulatedExchange(args.tickers or None).start()
-        client, tickers = exchange.client(delivery="poll"), list(exchange.tickers)
-    elif args.tickers:
-        client = ks.KalshiClient.from_env(environment="demo", delivery="poll")
-        tickers = args.tickers
-    else:
-        parser.error("give at least one TICKER, or --simulate")
+    # The command line, the simulator or Kalshi demo; callbacks run only inside poll().
+    example = connect(
+        __doc__, argv, delivery="poll", seconds_help="close the window after N seconds"
+    )
     try:
         root = tk.Tk()
-        viewer = Viewer(root, client, tickers)
+        viewer = Viewer(root, example.client, example.tickers)
         root.protocol("WM_DELETE_WINDOW", viewer.close)
         # Tk swallows KeyboardInterrupt in callbacks: turn Ctrl-C into a clean close.
         signal.signal(signal.SIGINT, lambda *_: root.after_idle(viewer.close))
         viewer.start()
-        if args.seconds is not None:
-            root.after(int(args.seconds * 1000), viewer.close)
+        if example.seconds is not None:
+            root.after(int(example.seconds * 1000), viewer.close)
         root.mainloop()
     finally:
-        client.close()
-        if exchange is not None:
-            exchange.stop()
+        example.close()  # the client, then the simulator
     return 0
 
 

@@ -68,7 +68,12 @@ def _load_example() -> ModuleType:
     spec = importlib.util.spec_from_file_location("tk_orderbook", ROOT / "examples/tk_orderbook.py")
     assert spec is not None and spec.loader is not None
     module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
+    # As when run as a script, its folder must be importable (for ``from _common import``).
+    sys.path.insert(0, str(ROOT / "examples"))
+    try:
+        spec.loader.exec_module(module)
+    finally:
+        sys.path.remove(str(ROOT / "examples"))
     return module
 
 

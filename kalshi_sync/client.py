@@ -160,17 +160,21 @@ class KalshiClient:
     def close(self, timeout: float = 5.0) -> None:
         """Stop and join every thread the client started. Idempotent; any thread."""
         with self._state_lock:
-            if self._state == "closed":
-                return
+            first = self._state != "closed"
             self._state = "closed"
-        self._registry.close_all()
+        if first:
+            self._registry.close_all()
+        # Also on a repeated call: close() from a callback cannot join the thread it runs
+        # on, so a later close() from another thread joins what is left (both are no-ops
+        # for threads that are gone).
         deadline = time.monotonic() + timeout
         self._conn.close(timeout)
         self._delivery.stop(max(0.0, deadline - time.monotonic()), drain=False)
-        self._finished.set()
-        self._ready.set()
-        if self._recorder is not None:
-            self._recorder.close()
+        if first:
+            self._finished.set()
+            self._ready.set()
+            if self._recorder is not None:
+                self._recorder.close()
 
     def replay(self, source: str | os.PathLike[str], *, speed: float | None = None) -> int:
         """Feed a recording (see ``record=``) through the live pipeline: decode, seq
@@ -478,7 +482,7 @@ class KalshiClient:
             if mtype == "orderbook_delta":
                 self._books.apply_delta(msg)  # type: ignore[arg-type]
             elif mtype == "orderbook_snapshot":
-                self._on_snapshot(msg)  # type: ignore[arg-type]
+                self._on_snapshot(msg, handles)  # type: ignore[arg-type]
             self._delivery.put(msg, handles)
         except Exception:  # the network thread never dies from one message
             log.exception("failed to process %r", msg)
@@ -515,10 +519,18 @@ class KalshiClient:
         )
         return True
 
-    def _on_snapshot(self, msg: OrderbookSnapshot) -> None:
+    def _on_snapshot(self, msg: OrderbookSnapshot, handles: tuple[Subscription, ...]) -> None:
         books = self._books
-        before = books.state(msg.market_ticker)
+        ticker = msg.market_ticker
         sid = msg.sid
+        if not self._offline and not any(
+            h._markets is None or ticker in h._markets for h in handles
+        ):
+            # A snapshot already on the wire when the market was removed (unsubscribe,
+            # remove_markets): building a book from it would leave a "live" book that no
+            # delta will ever update again.
+            return
+        before = books.state(ticker)
         yes_price = self._registry.use_yes_price.get(sid, False) if sid is not None else False
         books.apply_snapshot(msg, use_yes_price=yes_price)
         if before is not None and before != "live":
@@ -534,4 +546,13 @@ class KalshiClient:
         if msg.type == "unsubscribed" and sid is not None:
             self._seq.forget(sid)
         elif msg.type == "error":
+            if sid is not None and self._registry.resubscribing(sid):
+                # A terminal error (10, 17, 25, unknown code): the server dropped the
+                # subscription, and data may be lost (25). Its books must not read "live"
+                # until the snapshots of the new subscription arrive.
+                books = self._books
+                tickers = [t for t in books.tickers_for_sid(sid) if books.state(t) != "resyncing"]
+                if tickers:
+                    books.mark_resyncing(tickers)
+                    self._resyncs += 1
             self._delivery.put(msg, ())

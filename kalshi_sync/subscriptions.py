@@ -26,6 +26,7 @@ from . import protocol
 from .errors import (
     TERMINAL_ERROR_CODES,
     ClientClosedError,
+    KalshiConnectionError,
     KalshiTimeoutError,
     SubscriptionError,
 )
@@ -244,11 +245,15 @@ class Registry:
         # sid -> handles, replaced whole on change so the network thread reads it lock-free
         self.by_sid: dict[int, tuple[Subscription, ...]] = {}
         self.use_yes_price: dict[int, bool] = {}
+        # Set by close_all(): from then on every user operation raises ClientClosedError,
+        # even one that passed the client's own check just before close() ran.
+        self.closed = False
 
     # -- user operations ------------------------------------------------------------------
 
     def add(self, sub: Subscription, waiter: _Waiter | None) -> list[Outgoing]:
         with self.lock:
+            self._check_open()
             ch = self._channels.get(sub.channel)
             if ch is None:
                 ch = self._channels[sub.channel] = _Channel(sub.channel, sub.params)
@@ -270,6 +275,7 @@ class Registry:
         self, sub: Subscription, add: Sequence[str], remove: Sequence[str], waiter: _Waiter
     ) -> list[Outgoing]:
         with self.lock:
+            self._check_open()
             if sub.state in ("closed", "failed"):
                 raise ClientClosedError(f"subscription is {sub.state}")
             if sub.channel not in MARKET_CHANNELS:
@@ -305,8 +311,12 @@ class Registry:
     def request(self, build: Callable[[int], str], waiter: _Waiter) -> list[Outgoing]:
         """A command whose reply goes straight to ``waiter`` (list_subscriptions)."""
         with self.lock:
+            self._check_open()
             if self.generation is None:
-                raise ClientClosedError("not connected")
+                raise KalshiConnectionError(
+                    "not connected to Kalshi right now (the client reconnects by itself; "
+                    "try again once it is connected)"
+                )
             cmd_id = next(self._ids)
             self._requests[cmd_id] = waiter
             return [(build(cmd_id), self.generation)]
@@ -337,6 +347,7 @@ class Registry:
 
     def close_all(self) -> None:
         with self.lock:
+            self.closed = True
             for ch in self._channels.values():
                 for h in list(ch.handles):
                     self._close_handle(h, ClientClosedError("client closed"))
@@ -449,6 +460,10 @@ class Registry:
 
     # -- internals (lock held) ----------------------------------------------------------
 
+    def _check_open(self) -> None:
+        if self.closed:
+            raise ClientClosedError("this client was closed")
+
     def _unsolicited(self, msg: Message) -> list[Outgoing]:
         # Terminal errors on a live sid (10 channel error, 25 buffer overflow, ...): the
         # server dropped that subscription; subscribe it again.
@@ -464,11 +479,21 @@ class Registry:
         ch = self._channel_of_sid(sid)
         if ch is None:
             return []
-        # The server no longer has it: forget the sid and subscribe afresh.
-        self._set_sid(ch, None)
-        ch.server_markets = None
-        ch.inflight = None
+        # Unsubscribe, then subscribe afresh (fresh sid, fresh snapshots). Subscribing
+        # straight away is not enough: if the server still has the sid it merges the
+        # subscribe into an "ok" (no snapshots), and meanwhile its frames would arrive on
+        # a sid we had forgotten. If it dropped the sid, the unsubscribe gets error 7,
+        # which counts as done. The sid stays routed until then, so nothing is lost
+        # silently; the caller keeps the books out of "live" until their new snapshot.
+        ch.resubscribe = True
         return self._reconcile(ch)
+
+    def resubscribing(self, sid: int) -> bool:
+        """True while the channel of ``sid`` is being unsubscribed to be subscribed anew
+        (after a terminal error frame or a failed resync)."""
+        with self.lock:
+            ch = self._channel_of_sid(sid)
+            return ch is not None and ch.resubscribe
 
     def _resubscribe_markets(self, markets: frozenset[str]) -> list[Outgoing]:
         for ch in self._channels.values():
@@ -666,8 +691,6 @@ class Registry:
 
 
 def _lost() -> BaseException:
-    from .errors import KalshiConnectionError
-
     return KalshiConnectionError("connection lost before the server answered")
 
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 import base64
 import logging
 import os
+import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -156,9 +157,20 @@ def _parse_pem(data: bytes, password: bytes | None, where: str) -> rsa.RSAPrivat
     return _require_rsa(key, where)
 
 
+_BASE64_TEXT = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
+
+
+def _looks_like_key_fragment(text: str) -> bool:
+    # Nothing but base64 characters and longer than a typical file name, and not shaped
+    # like a path ("/...", "~/...", "./..."): treat it as key material.
+    return bool(_BASE64_TEXT.fullmatch(text)) and not text.startswith(("/", "~", "."))
+
+
 def _read_key_file(source: str | os.PathLike[str]) -> tuple[bytes, str]:
     raw = os.fspath(source)
-    if len(raw) > _MAX_ECHOED_PATH or "\n" in raw:
+    # A long run of base64 characters is a key fragment (say a truncated environment
+    # variable), not a file name: never echo it back.
+    if len(raw) > _MAX_ECHOED_PATH or "\n" in raw or _looks_like_key_fragment(raw):
         shown = None
         where = "argument"
     else:

@@ -47,7 +47,9 @@ class Recorder:
     def __init__(self, target: str | os.PathLike[str] | IO[str]) -> None:
         self._file: IO[str]
         if isinstance(target, str | os.PathLike):
-            self._file = open(target, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
+            # Owner-only permissions: fills and orders are account data.
+            fd = os.open(target, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            self._file = open(fd, "w", encoding="utf-8", newline="\n")  # noqa: SIM115
             self._owned = True
             self.name = os.fspath(target)
         else:

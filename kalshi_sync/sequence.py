@@ -96,6 +96,7 @@ class SeqTracker:
             self._control.pop(sid, None)
             return SEQ_FIRST
         control = self._control.get(sid)
+        first_missing = last + 1
         if control is not None:
             anchor, top = control
             if anchor != last:
@@ -106,9 +107,12 @@ class SeqTracker:
                 del self._control[sid]
                 self._last[sid] = seq
                 return SEQ_OK
+            elif seq > top + 1:
+                # Past what the replies may have taken: those numbers were not lost.
+                first_missing = top + 1
         if seq > last:
             self.gaps += 1
-            self.gap_expected = last + 1
+            self.gap_expected = first_missing
             self._last[sid] = seq
             self._control.pop(sid, None)
             return SEQ_GAP

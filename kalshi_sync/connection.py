@@ -8,6 +8,8 @@ wake-up socket tells the network thread to write them, so one ``SSLSocket`` is n
 by two threads at once (TRANSPORT.md §2.6: OpenSSL objects are not thread-safe). The same
 wake-up makes ``close()`` prompt from any thread, and the read loop itself watches for a
 silent server (no frame and no ping for ``stale_timeout``), so no watchdog thread exists.
+Reads go through :class:`~kalshi_sync._bufsock.BufferedSocket`, whose buffer the loop
+takes plain data frames from directly.
 
 The loop is ours, not websocket-client's ``reconnect=`` (fixed, uninterruptible sleep): a
 fresh ``WebSocketApp`` and freshly signed headers per attempt, jittered exponential backoff
@@ -32,129 +34,17 @@ from urllib.parse import urlsplit
 import websocket
 from websocket._dispatcher import Dispatcher, DispatcherBase, SSLDispatcher, WrappedDispatcher
 
+from ._bufsock import BufferedSocket
 from .errors import AuthenticationError, KalshiConnectionError
 
 __all__ = ["Connection", "DisconnectInfo"]
 
 log = logging.getLogger("kalshi_sync.connection")
 
-# One recv() per batch of frames instead of three exact-size recv() calls per frame: the
-# library parses frames from our buffer (TRANSPORT.md §5.3: syscalls are ~30% of its cost).
-_RECV_SIZE = 256 * 1024
 # How often the read loop wakes up with nothing to read, to check liveness and deadlines.
 _TICK = 0.25
 # A burst can keep the buffer non-empty for a long time; look at the clock every N frames.
 _TICK_EVERY_FRAMES = 2048
-
-
-class BufferedSocket:
-    """Socket wrapper that serves websocket-client's small reads from one large recv().
-
-    Only the network thread reads; ``shutdown``/``close`` may come from any thread (they go
-    straight to the kernel socket, which is what wakes a blocked reader).
-    """
-
-    __slots__ = ("_buf", "_pos", "_rbuf", "_rview", "_sock")
-
-    def __init__(self, sock: socket.socket) -> None:
-        self._sock = sock
-        self._buf = b""
-        self._pos = 0
-        # recv_into a reused buffer, then copy out what arrived: sock.recv(256 KiB) would
-        # malloc 256 KiB per call, which glibc serves with mmap + mremap + munmap -- three
-        # syscalls per read, ~25 us per message when messages arrive one at a time.
-        self._rbuf = bytearray(_RECV_SIZE)
-        self._rview = memoryview(self._rbuf)
-
-    def recv(self, n: int) -> bytes:
-        buf = self._buf
-        pos = self._pos
-        avail = len(buf) - pos
-        if avail == 0:
-            got = self._sock.recv_into(self._rbuf)
-            data = self._rview[:got].tobytes()
-            if len(data) <= n:
-                return data  # includes b"" at EOF, which the library reports as a drop
-            self._buf = data
-            self._pos = n
-            return data[:n]
-        if avail <= n:
-            self._buf = b""
-            self._pos = 0
-            return buf[pos:] if pos else buf
-        self._pos = pos + n
-        return buf[pos : pos + n]
-
-    def pop_data_frame(self) -> bytes | None:
-        """The payload of the next frame if the buffer holds all of it and it is a plain
-        data frame (FIN, text or binary, no RSV bits, unmasked); else None, consuming
-        nothing, and websocket-client reads the frame (control frames, fragments, a frame
-        split across reads, anything unusual). Parsing here costs ~0.3 us a frame; the
-        library's frame objects, validation and three small reads cost ~6 us."""
-        buf = self._buf
-        pos = self._pos
-        avail = len(buf) - pos
-        if avail < 2:
-            return None
-        b0 = buf[pos]
-        if b0 != 0x81 and b0 != 0x82:
-            return None
-        n = buf[pos + 1]
-        if n < 126:
-            start = pos + 2
-        elif n == 126:
-            if avail < 4:
-                return None
-            n = (buf[pos + 2] << 8) | buf[pos + 3]
-            start = pos + 4
-        elif n == 127:
-            if avail < 10:
-                return None
-            n = int.from_bytes(buf[pos + 2 : pos + 10], "big")
-            start = pos + 10
-        else:
-            return None  # masked: a server must not mask; let the library decide
-        stop = start + n
-        if stop > len(buf):
-            return None
-        if stop == len(buf):
-            self._buf = b""
-            self._pos = 0
-        else:
-            self._pos = stop
-        return buf[start:stop]
-
-    def buffered(self) -> int:
-        """Bytes already read from the kernel (or decrypted by OpenSSL) but not consumed."""
-        n = len(self._buf) - self._pos
-        pending = getattr(self._sock, "pending", None)
-        return n + pending() if pending is not None else n
-
-    # The library checks gettimeout() before every recv/send; keep it a direct call.
-    def gettimeout(self) -> float | None:
-        return self._sock.gettimeout()
-
-    def settimeout(self, value: float | None) -> None:
-        self._sock.settimeout(value)
-
-    def send(self, data: bytes) -> int:
-        return self._sock.send(data)
-
-    def fileno(self) -> int:
-        return self._sock.fileno()
-
-    def shutdown(self, how: int) -> None:
-        self._sock.shutdown(how)
-
-    def close(self) -> None:
-        self._sock.close()
-
-    @property
-    def _closed(self) -> bool:  # read by websocket-client's WebSocket.shutdown()
-        return bool(getattr(self._sock, "_closed", False))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)
 
 
 class DisconnectInfo:

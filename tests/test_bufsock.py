@@ -1,0 +1,240 @@
+"""Tests for kalshi_sync._bufsock.BufferedSocket: buffered reads and the data-frame fast path.
+
+Plain calls over a ``socket.socketpair()``: the test writes bytes on one end and the
+BufferedSocket wraps the other. No threads, no sleeps; reads carry a timeout so a bug
+fails instead of hanging.
+"""
+
+from __future__ import annotations
+
+import socket
+import struct
+from collections.abc import Iterator
+
+import pytest
+
+from kalshi_sync._bufsock import BufferedSocket
+
+TEXT, BINARY, CONT, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
+
+
+def frame(payload: bytes, opcode: int = TEXT, *, fin: bool = True, mask: bytes = b"") -> bytes:
+    """One WebSocket frame with the shortest length encoding (masked if ``mask`` is set)."""
+    head = bytes([(0x80 if fin else 0) | opcode])
+    bit = 0x80 if mask else 0
+    n = len(payload)
+    if n < 126:
+        head += bytes([bit | n])
+    elif n < 1 << 16:
+        head += bytes([bit | 126]) + struct.pack("!H", n)
+    else:
+        head += bytes([bit | 127]) + struct.pack("!Q", n)
+    if mask:
+        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
+    return head + mask + payload
+
+
+@pytest.fixture
+def pair() -> Iterator[tuple[socket.socket, BufferedSocket]]:
+    writer, reader = socket.socketpair()
+    reader.settimeout(5.0)
+    bs = BufferedSocket(reader)
+    try:
+        yield writer, bs
+    finally:
+        writer.close()
+        bs.close()
+
+
+def fill(writer: socket.socket, bs: BufferedSocket, data: bytes) -> None:
+    """Put ``data`` in the buffer unconsumed: one recv_into takes a marker byte plus data."""
+    writer.sendall(b"\xff" + data)
+    assert bs.recv(1) == b"\xff"
+    assert bs.buffered() == len(data)
+
+
+@pytest.mark.parametrize("size", [0, 1, 125])
+def test_small_frame(pair: tuple[socket.socket, BufferedSocket], size: int) -> None:
+    """A frame with a 7-bit length (0..125) pops whole and leaves the buffer empty."""
+    writer, bs = pair
+    payload = bytes(range(256))[:size] if size else b""
+    fill(writer, bs, frame(payload))
+    assert bs.pop_data_frame() == payload
+    assert bs.buffered() == 0
+
+
+@pytest.mark.parametrize("size", [126, 300, 65535])
+def test_frame_with_16_bit_length(pair: tuple[socket.socket, BufferedSocket], size: int) -> None:
+    """Length byte 126: the real length is the next two bytes, big-endian."""
+    writer, bs = pair
+    payload = b"x" * (size - 1) + b"!"
+    data = frame(payload)
+    assert data[1] == 126
+    fill(writer, bs, data)
+    assert bs.pop_data_frame() == payload
+    assert bs.buffered() == 0
+
+
+def test_frame_with_64_bit_length(pair: tuple[socket.socket, BufferedSocket]) -> None:
+    """Length byte 127: the real length is the next eight bytes, big-endian."""
+    writer, bs = pair
+    payload = b"y" * 70_000 + b"!"
+    data = frame(payload)
+    assert data[1] == 127
+    fill(writer, bs, data)
+    assert bs.pop_data_frame() == payload
+    assert bs.buffered() == 0
+
+
+def test_text_and_binary_both_pop_as_bytes(pair: tuple[socket.socket, BufferedSocket]) -> None:
+    """Text (0x81) and binary (0x82) frames both pop, as bytes; UTF-8 is not checked here."""
+    writer, bs = pair
+    fill(writer, bs, frame(b'{"a":1}', TEXT) + frame(b"\x00\xff\xfe", BINARY))
+    assert bs.pop_data_frame() == b'{"a":1}'
+    assert bs.pop_data_frame() == b"\x00\xff\xfe"
+    assert bs.pop_data_frame() is None
+
+
+def test_several_frames_in_one_buffer(pair: tuple[socket.socket, BufferedSocket]) -> None:
+    """One recv_into holding many frames of mixed sizes pops them in order, then None."""
+    writer, bs = pair
+    payloads = [b"a", b"", b"b" * 200, b"c" * 125, b"d" * 70_000, b"e"]
+    fill(writer, bs, b"".join(frame(p) for p in payloads))
+    for p in payloads:
+        assert bs.pop_data_frame() == p
+    assert bs.pop_data_frame() is None
+    assert bs.buffered() == 0
+
+
+@pytest.mark.parametrize(
+    ("size", "cut"),
+    [(300, 1), (300, 3), (70_000, 9), (300, 4 + 100), (300, 4 + 299), (70_000, 10 + 60_000)],
+    ids=[
+        "one-byte",
+        "16-bit-length-cut",
+        "64-bit-length-cut",
+        "payload-cut",
+        "last-byte-missing",
+        "big-payload-cut",
+    ],
+)
+def test_frame_split_across_recvs(
+    pair: tuple[socket.socket, BufferedSocket], size: int, cut: int
+) -> None:
+    """A frame only partly in the buffer (header or payload cut) returns None, consumes
+    nothing, and the library's reads then get the bytes unchanged and in order."""
+    writer, bs = pair
+    data = frame(b"z" * size)
+    head, tail = data[:cut], data[cut:]
+    fill(writer, bs, head)
+    assert bs.pop_data_frame() is None
+    assert bs.buffered() == len(head)
+    assert bs.recv(len(head)) == head  # nothing was consumed
+    writer.sendall(tail)
+    got = b""
+    while len(got) < len(tail):
+        chunk = bs.recv(len(tail) - len(got))
+        assert chunk
+        got += chunk
+    assert got == tail
+
+
+def test_data_frame_after_a_partial_one_pops_once_complete(
+    pair: tuple[socket.socket, BufferedSocket],
+) -> None:
+    """A complete frame followed by a partial one: the first pops, the second is None."""
+    writer, bs = pair
+    second = frame(b"q" * 1000)
+    fill(writer, bs, frame(b"first") + second[:500])
+    assert bs.pop_data_frame() == b"first"
+    assert bs.pop_data_frame() is None
+    assert bs.buffered() == 500
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        frame(b"masked", TEXT, mask=b"\x01\x02\x03\x04"),
+        frame(b"m" * 300, BINARY, mask=b"\x01\x02\x03\x04"),
+        frame(b"", PING),
+        frame(b"hb", PONG),
+        frame(struct.pack("!H", 1000) + b"bye", CLOSE),
+        frame(b"part1", TEXT, fin=False),
+        frame(b"part2", CONT, fin=False),
+        frame(b"last", CONT),
+        bytes([0xC1, 3]) + b"rsv",  # RSV1 set (e.g. permessage-deflate)
+    ],
+    ids=[
+        "masked-text",
+        "masked-binary",
+        "ping",
+        "pong",
+        "close",
+        "fin0-text",
+        "fin0-continuation",
+        "final-continuation",
+        "rsv1",
+    ],
+)
+def test_unusual_frames_are_left_to_the_library(
+    pair: tuple[socket.socket, BufferedSocket], data: bytes
+) -> None:
+    """Masked, control, fragmented (FIN=0 or continuation) and RSV frames return None and
+    stay in the buffer untouched for websocket-client to read."""
+    writer, bs = pair
+    fill(writer, bs, data + frame(b"next"))
+    assert bs.pop_data_frame() is None
+    assert bs.buffered() == len(data) + len(frame(b"next"))
+    assert bs.recv(len(data)) == data
+    assert bs.pop_data_frame() == b"next"
+
+
+def test_control_frame_between_data_frames(pair: tuple[socket.socket, BufferedSocket]) -> None:
+    """The fast path stops at a ping and resumes after the library has read it."""
+    writer, bs = pair
+    ping = frame(b"hb", PING)
+    fill(writer, bs, frame(b"one") + ping + frame(b"two"))
+    assert bs.pop_data_frame() == b"one"
+    assert bs.pop_data_frame() is None
+    assert bs.recv(2) == ping[:2]
+    assert bs.recv(2) == ping[2:]
+    assert bs.pop_data_frame() == b"two"
+    assert bs.buffered() == 0
+
+
+def test_pop_on_empty_buffer_is_none(pair: tuple[socket.socket, BufferedSocket]) -> None:
+    """An empty buffer pops None without touching the socket (pending data stays there)."""
+    writer, bs = pair
+    writer.sendall(frame(b"in the kernel"))
+    assert bs.buffered() == 0
+    assert bs.pop_data_frame() is None
+    assert bs.recv(2) == frame(b"in the kernel")[:2]
+
+
+def test_small_reads_are_served_from_one_recv(pair: tuple[socket.socket, BufferedSocket]) -> None:
+    """After one large recv_into, small reads come from the buffer: bytes sent later are
+    not mixed in until the buffer is drained, and a read never returns more than asked."""
+    writer, bs = pair
+    writer.sendall(b"abcdef")
+    assert bs.recv(2) == b"ab"
+    writer.sendall(b"XYZ")
+    assert bs.recv(3) == b"cde"
+    assert bs.recv(10) == b"f"  # the rest of the buffer only, not the kernel's b"XYZ"
+    assert bs.recv(10) == b"XYZ"
+
+
+def test_eof_returns_empty_bytes(pair: tuple[socket.socket, BufferedSocket]) -> None:
+    """Peer closed with nothing buffered: recv returns b"" (the library reports a drop)."""
+    writer, bs = pair
+    writer.close()
+    assert bs.recv(2) == b""
+
+
+def test_eof_after_buffered_frames(pair: tuple[socket.socket, BufferedSocket]) -> None:
+    """Frames buffered before the peer closed still pop; then recv returns b""."""
+    writer, bs = pair
+    fill(writer, bs, frame(b"last words"))
+    writer.close()
+    assert bs.pop_data_frame() == b"last words"
+    assert bs.pop_data_frame() is None
+    assert bs.recv(2) == b""

@@ -1,15 +1,15 @@
-"""KalshiClient: wires connection, codec, registry, books and delivery together.
+"""KalshiClient: wires connection, pipeline, registry, books and delivery together.
 
-Threads: the network thread (``kalshi-sync-ws``, in :mod:`.connection`) decodes every
-frame, checks ``seq``, updates the books and hands messages to :class:`.Delivery`; the
-dispatch thread (``kalshi-sync-dispatch``, default mode) runs callbacks. User threads call
-the public methods; they only touch the registry (under its lock) and queue commands.
-No lock of ours is held while user code runs, and locks are never nested.
+Threads: the network thread (``kalshi-sync-ws``, in :mod:`.connection`) runs the
+:class:`.Pipeline`: it decodes every frame, checks ``seq``, updates the books and hands
+messages to :class:`.Delivery`; the dispatch thread (``kalshi-sync-dispatch``, default
+mode) runs callbacks. User threads call the public methods; they only touch the registry
+(under its lock) and queue commands. No lock of ours is held while user code runs, and
+locks are never nested.
 """
 
 from __future__ import annotations
 
-import logging
 import os
 import ssl
 import threading
@@ -19,30 +19,23 @@ from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from . import protocol
 from .auth import Signer, credentials_from_env
-from .connection import Connection, DisconnectInfo
+from .connection import Connection
 from .dispatch import Callback, Delivery, Router, in_callback
 from .environments import resolve_ws_url, ws_signing_path
 from .errors import ClientClosedError, KalshiTimeoutError, ProtocolError
-from .events import ConnectedEvent, DisconnectedEvent, GapEvent, ResyncedEvent
-from .models import Message, Ok, OrderbookSnapshot, SubscriptionInfo
+from .models import Ok, SubscriptionInfo
 from .orderbook import BookStore, Orderbook
+from .pipeline import Pipeline
+from .registry import Outgoing, Registry
+from .sequence import SeqTracker
+from .subscriptions import Subscription, _tickers, _Waiter
 
 if TYPE_CHECKING:
     from .recording import Recorder
-from .sequence import SEQ_FIRST, SEQ_GAP, SEQ_OK, SeqTracker
-from .subscriptions import Registry, Subscription, _tickers, _Waiter
 
 __all__ = ["KalshiClient"]
 
-log = logging.getLogger("kalshi_sync")
-
 F = TypeVar("F", bound=Callable[..., Any])
-
-_CONTROL = protocol.CONTROL_TYPES
-_SEQUENCED = protocol.SEQUENCED_TYPES
-_monotonic = time.monotonic
-# A book that stays resyncing this long after get_snapshot is resubscribed instead.
-SNAPSHOT_TIMEOUT = 5.0
 
 
 class KalshiClient:
@@ -87,22 +80,37 @@ class KalshiClient:
         self._books = BookStore()
         self._seq = SeqTracker()
         self._recorder: Recorder | None = None
-        on_frame = self._on_frame
         if record is not None:
-            # Recording costs a write per frame, so it is a separate callback rather than
-            # a check on the hot path of every client.
             from .recording import Recorder
 
             self._recorder = Recorder(record)
-            on_frame = self._on_frame_recorded
-        self._conn = Connection(
+        self._state_lock = threading.Lock()  # guards _state transitions
+        self._state = "new"  # new -> running -> closed
+        self._ready = threading.Event()  # first connection up, or fatal error
+        self._finished = threading.Event()  # closed or fatal
+        pipeline = self._pipeline = Pipeline(
+            self._registry,
+            self._books,
+            self._seq,
+            self._delivery,
+            self._send,
+            closed=lambda: self.closed,
+            ready=self._ready,
+            finished=self._finished,
+            recorder=self._recorder,
+        )
+        # Recording costs a write per frame, so it is a separate callback rather than a
+        # check on the hot path of every client.
+        self._on_frame = pipeline.on_frame
+        on_frame = pipeline.on_frame if record is None else pipeline.on_frame_recorded
+        self._conn = pipeline.conn = Connection(
             self.url,
             lambda: self._signer.headers("GET", path),
-            on_connected=self._on_connected,
+            on_connected=pipeline.on_connected,
             on_frame=on_frame,
-            on_disconnected=self._on_disconnected,
-            on_tick=self._on_tick,
-            on_fatal=self._on_fatal,
+            on_disconnected=pipeline.on_disconnected,
+            on_tick=pipeline.on_tick,
+            on_fatal=pipeline.on_fatal,
             ssl_context=ssl_context,
             reconnect=reconnect,
             backoff_initial=backoff_initial,
@@ -110,20 +118,6 @@ class KalshiClient:
             stale_timeout=stale_timeout,
             connect_timeout=connect_timeout,
         )
-        self._state_lock = threading.Lock()  # guards _state transitions
-        self._state = "new"  # new -> running -> closed
-        self._ready = threading.Event()  # first connection up, or fatal error
-        self._finished = threading.Event()  # closed or fatal
-        self._fatal: BaseException | None = None
-        self._resync_deadlines: dict[int, float] = {}  # network thread only
-        self._down_since: float | None = None
-        self._by_type: dict[str, int] = {}
-        self._frames = 0
-        self._decode_errors = 0
-        self._unknown_sid = 0
-        self._resyncs = 0
-        self._last_frame = 0.0
-        self._offline = False  # replaying a recording: sids need no subscription
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> KalshiClient:
@@ -152,9 +146,10 @@ class KalshiClient:
         if not self._ready.wait(timeout):
             self.close()
             raise KalshiTimeoutError(f"no connection to {self.url} within {timeout} s")
-        if self._fatal is not None:
+        fatal = self._pipeline.fatal
+        if fatal is not None:
             self.close()
-            raise self._fatal
+            raise fatal
         return self
 
     def close(self, timeout: float = 5.0) -> None:
@@ -192,7 +187,8 @@ class KalshiClient:
             self._state = "offline"
         from .recording import iter_recording
 
-        self._offline = True
+        self._pipeline.offline = True
+        on_frame = self._on_frame
         self._delivery.start()
         stop = self._finished
         n = 0
@@ -206,7 +202,7 @@ class KalshiClient:
                     break
             elif stop.is_set():
                 break
-            self._on_frame(data)
+            on_frame(data)
             n += 1
         self._delivery.flush(None)
         return n
@@ -220,8 +216,9 @@ class KalshiClient:
             self.close()
             return
         self.close()
-        if self._fatal is not None:
-            raise self._fatal
+        fatal = self._pipeline.fatal
+        if fatal is not None:
+            raise fatal
 
     def __enter__(self) -> KalshiClient:
         return self.start()
@@ -347,19 +344,20 @@ class KalshiClient:
 
     def stats(self) -> dict[str, Any]:
         d = self._delivery
-        last = self._last_frame
+        p = self._pipeline
+        last = p.last_frame
         return {
-            "messages": self._frames,
-            "by_type": dict(self._by_type),
+            "messages": p.frames,
+            "by_type": dict(p.by_type),
             "reconnects": self._conn.reconnects,
             "connection_attempts": self._conn.attempts,
             "gaps": self._seq.gaps,
             "duplicates": self._seq.duplicates + self._seq.stale,
-            "resyncs": self._resyncs,
+            "resyncs": p.resyncs,
             "drops": d.dropped,
             "overflows": d.overflows,
-            "decode_errors": self._decode_errors,
-            "unknown_sid": self._unknown_sid,
+            "decode_errors": p.decode_errors,
+            "unknown_sid": p.unknown_sid,
             "callback_errors": d.callback_errors,
             "delivered": d.delivered,
             "queue_depth": d.depth,
@@ -380,179 +378,6 @@ class KalshiClient:
             and threading.current_thread() is not self._conn.thread
         )
 
-    def _send(self, outgoing: list[tuple[str, int]]) -> None:
+    def _send(self, outgoing: list[Outgoing]) -> None:
         for text, generation in outgoing:
             self._conn.send(text, generation)
-
-    # -- network thread -------------------------------------------------------------------
-
-    def _on_connected(self, generation: int) -> None:
-        self._seq.reset()
-        self._books.mark_stale()
-        self._resync_deadlines.clear()
-        self._send(self._registry.connected(generation))
-        down = self._down_since
-        self._down_since = None
-        self._delivery.put_event(
-            ConnectedEvent(
-                generation=generation,
-                reconnect=generation > 1,
-                downtime=None if down is None else time.monotonic() - down,
-            )
-        )
-        self._ready.set()
-
-    def _on_disconnected(self, info: DisconnectInfo) -> None:
-        self._registry.disconnected()
-        self._books.mark_stale()
-        self._seq.reset()
-        if self._down_since is None:
-            self._down_since = time.monotonic()
-        closing = self._state == "closed" or self._fatal is not None
-        self._delivery.put_event(
-            DisconnectedEvent(
-                generation=info.generation,
-                code=info.code,
-                reason=info.reason,
-                error=info.error,
-                will_reconnect=not closing and self._conn.reconnect,
-            )
-        )
-        if not self._conn.reconnect and not closing:
-            self._finished.set()
-
-    def _on_fatal(self, exc: BaseException) -> None:
-        # Recorded before the event so that anything woken by it sees the cause.
-        self._fatal = exc
-        self._registry.disconnected()
-        self._books.mark_stale()
-        self._delivery.put_event(
-            DisconnectedEvent(generation=self._conn.generation, error=exc, will_reconnect=False)
-        )
-        self._ready.set()
-        self._finished.set()
-
-    def _on_tick(self, now: float) -> None:
-        self._send(self._registry.expire(now))
-        if self._resync_deadlines:
-            for sid, deadline in list(self._resync_deadlines.items()):
-                if deadline <= now:
-                    del self._resync_deadlines[sid]
-                    if any(
-                        self._books.state(t) == "resyncing"
-                        for t in self._books.tickers_for_sid(sid)
-                    ):
-                        log.warning("no snapshot for sid %d in time: resubscribing", sid)
-                        self._send(self._registry.force_resubscribe(sid))
-
-    def _on_frame(self, data: bytes) -> None:
-        self._frames += 1
-        self._last_frame = _monotonic()
-        try:
-            msg = protocol.decode(data)
-        except ProtocolError as exc:
-            self._decode_errors += 1
-            log.warning("dropping a frame that does not decode: %s", exc)
-            return
-        except Exception:  # a decoder bug must not kill the network thread
-            self._decode_errors += 1
-            log.exception("decoder failed on a frame")
-            return
-        mtype = msg.type
-        by_type = self._by_type
-        by_type[mtype] = by_type.get(mtype, 0) + 1
-        try:
-            if mtype in _CONTROL:
-                self._on_control(msg)
-                return
-            sid = msg.sid
-            handles: tuple[Subscription, ...] = ()
-            if sid is not None:
-                found = self._registry.by_sid.get(sid)
-                if found is not None:
-                    handles = found
-                elif not self._offline:
-                    self._unknown_sid += 1  # e.g. a frame right after unsubscribe
-                    return
-                seq = msg.seq
-                if seq is not None and mtype in _SEQUENCED:
-                    result = self._seq.check(sid, seq)
-                    if result != SEQ_OK and not self._seq_event(msg, sid, seq, result):
-                        return
-            if mtype == "orderbook_delta":
-                self._books.apply_delta(msg)  # type: ignore[arg-type]
-            elif mtype == "orderbook_snapshot":
-                self._on_snapshot(msg, handles)  # type: ignore[arg-type]
-            self._delivery.put(msg, handles)
-        except Exception:  # the network thread never dies from one message
-            log.exception("failed to process %r", msg)
-
-    def _on_frame_recorded(self, data: bytes) -> None:
-        recorder = self._recorder
-        if recorder is not None:
-            try:
-                recorder.write(data, time.time_ns())
-            except Exception:  # a full disk must not stop the feed
-                log.exception("recording failed")
-        self._on_frame(data)
-
-    def _seq_event(self, msg: Message, sid: int, seq: int, result: int) -> bool:
-        """Handle a non-OK seq check; False means: drop this frame."""
-        if result == SEQ_FIRST:
-            return True
-        if result != SEQ_GAP:
-            return False  # duplicate or older: already processed once
-        expected = self._seq.gap_expected
-        tickers: tuple[str, ...] = ()
-        channel = protocol.CHANNEL_OF_TYPE.get(msg.type, "")
-        if channel == "orderbook_delta":
-            tickers = tuple(self._books.tickers_for_sid(sid))
-            self._books.mark_resyncing(tickers)
-            self._resyncs += 1
-            self._resync_deadlines[sid] = time.monotonic() + SNAPSHOT_TIMEOUT
-            self._send(self._registry.resync(sid, tickers))
-        log.warning("seq gap on sid %d (%s): expected %d, got %d", sid, channel, expected, seq)
-        self._delivery.put_event(
-            GapEvent(
-                sid=sid, channel=channel, expected=expected, received=seq, market_tickers=tickers
-            )
-        )
-        return True
-
-    def _on_snapshot(self, msg: OrderbookSnapshot, handles: tuple[Subscription, ...]) -> None:
-        books = self._books
-        ticker = msg.market_ticker
-        sid = msg.sid
-        if not self._offline and not any(
-            h._markets is None or ticker in h._markets for h in handles
-        ):
-            # A snapshot already on the wire when the market was removed (unsubscribe,
-            # remove_markets): building a book from it would leave a "live" book that no
-            # delta will ever update again.
-            return
-        before = books.state(ticker)
-        yes_price = self._registry.use_yes_price.get(sid, False) if sid is not None else False
-        books.apply_snapshot(msg, use_yes_price=yes_price)
-        if before is not None and before != "live":
-            self._delivery.put_event(ResyncedEvent(sid=sid, market_ticker=msg.market_ticker))
-
-    def _on_control(self, msg: Message) -> None:
-        sid = msg.sid
-        if msg.type == "subscribed" and sid is not None:
-            self._seq.forget(sid)  # a new sid starts its own sequence
-        elif sid is not None and msg.seq is not None:
-            self._seq.note_control(sid, msg.seq)
-        self._send(self._registry.on_reply(msg))
-        if msg.type == "unsubscribed" and sid is not None:
-            self._seq.forget(sid)
-        elif msg.type == "error":
-            if sid is not None and self._registry.resubscribing(sid):
-                # A terminal error (10, 17, 25, unknown code): the server dropped the
-                # subscription, and data may be lost (25). Its books must not read "live"
-                # until the snapshots of the new subscription arrive.
-                books = self._books
-                tickers = [t for t in books.tickers_for_sid(sid) if books.state(t) != "resyncing"]
-                if tickers:
-                    books.mark_resyncing(tickers)
-                    self._resyncs += 1
-            self._delivery.put(msg, ())

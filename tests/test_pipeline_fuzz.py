@@ -95,7 +95,7 @@ class Model:
 def offline_client(key: Any) -> tuple[ks.KalshiClient, Model]:
     """A client wired like replay() does it: never connected, every sid accepted."""
     client = ks.KalshiClient("fuzz", key, url=URL, delivery="inline")
-    client._offline = True
+    client._pipeline.offline = True
     client._state = "offline"
     model = Model()
     client.on("*", model)

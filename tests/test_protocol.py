@@ -13,7 +13,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from kalshi_sync import protocol
+from kalshi_sync import _decoders
 from kalshi_sync.errors import ProtocolError
 from kalshi_sync.models import (
     Message,
@@ -904,7 +904,7 @@ def test_delta_fast_path_matches_checked_decoder(
     env = {"type": "orderbook_delta", "sid": sid, "seq": seq, "msg": body}
     text = json.dumps(env)
     fast = decode(text)
-    checked = protocol._orderbook_delta_checked(orjson.loads(text), "orderbook_delta")
+    checked = _decoders._orderbook_delta_checked(orjson.loads(text), "orderbook_delta")
     assert fast == checked
     assert attrs.asdict(fast) == attrs.asdict(checked)
     assert isinstance(fast, OrderbookDelta)

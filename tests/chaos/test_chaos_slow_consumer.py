@@ -105,7 +105,6 @@ def test_slow_consumer_keeps_connection_books_and_memory(key_pair, private_pem, 
         publisher.join(30)
         assert not publisher.is_alive()
         slow.clear()  # the consumer catches up
-        stats = client.stats()
 
         def caught_up() -> bool:
             if mode == "poll":
@@ -126,7 +125,8 @@ def test_slow_consumer_keeps_connection_books_and_memory(key_pair, private_pem, 
         assert lost.empty(), list(lost.queue)
         assert len(srv.handshakes) == 1 and client.connected
         assert depth_max <= MAX_QUEUE + 10, depth_max
-        assert rss_max - rss0 < 200, (rss0, rss_max)
+        # Bounded: the queue holds at most max_queue messages (measured growth < 1 MB).
+        assert rss_max - rss0 < 20, (rss0, rss_max)
         if mode == "inline":
             assert final["drops"] == 0 and overflow.empty()
         else:
@@ -136,7 +136,7 @@ def test_slow_consumer_keeps_connection_books_and_memory(key_pair, private_pem, 
         chaos_report.add(
             f"slow consumer ({mode}, {SECONDS:g} s)",
             0,
-            frames=stats["messages"],
+            frames=final["messages"],
             delivered=delivered[0],
             drops=final["drops"],
             depth_max=depth_max,

@@ -111,6 +111,7 @@ class Delivery:
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._overflowing = False
+        self._discard_data = False  # set by stop(drain=False); the consumer skips data
         self._poll_lock = threading.Lock()  # one poll() drains at a time (ordering)
         self.dropped = 0
         self.delivered = 0
@@ -206,9 +207,13 @@ class Delivery:
         if not drain:
             # Data is dropped, lifecycle events are not: the last "disconnected" (with an
             # AuthenticationError, say) is exactly what the application must still see.
-            kept = [item for item in self._queue if item[2]]
-            self._queue.clear()
-            self._queue.extend(kept)
+            # The consumer skips the data itself: rebuilding the deque here would race it.
+            self._discard_data = True
+            thread = self._thread
+            if thread is None or not thread.is_alive():
+                kept = [item for item in self._queue if item[2]]
+                self._queue.clear()
+                self._queue.extend(kept)
         self._stop.set()
         self._wakeup()
         thread = self._thread
@@ -265,12 +270,14 @@ class Delivery:
         n = 0
         while limit is None or n < limit:
             if rescued:
-                msg, handles, _ = rescued.popleft()
+                msg, handles, is_event = rescued.popleft()
             else:
                 try:
-                    msg, handles, _ = queue.popleft()
+                    msg, handles, is_event = queue.popleft()
                 except IndexError:
                     break
+            if self._discard_data and not is_event:
+                continue
             deliver(msg, handles)
             n += 1
         if not queue:

@@ -131,6 +131,12 @@ class Registry:
             ch = self._channels.get(sub.channel)
             if ch is None:
                 ch = self._channels[sub.channel] = _Channel(sub.channel, sub.params)
+            elif not ch.handles:
+                # An emptied channel (its unsubscribe not sent or not answered yet) takes
+                # the new parameters; a live sid is resubscribed with them.
+                if ch.params != sub.params:
+                    ch.params = sub.params
+                    ch.resubscribe = ch.sid is not None
             elif ch.params != sub.params:
                 raise ValueError(
                     f"channel {sub.channel!r} is already subscribed with parameters "
@@ -522,6 +528,12 @@ class Registry:
                 if h.state == "pending":
                     self._fail_handle(h, error)
         elif pending.action == "add_markets":
+            # A handle still pending on the refused markets rode on this command: it
+            # failed (otherwise the same add_markets would be sent again and again).
+            refused = pending.markets or frozenset()
+            for h in list(ch.handles):
+                if h.state == "pending" and h._markets is not None and h._markets & refused:
+                    self._fail_handle(h, error)
             for h in ch.handles:
                 for w in list(h._waiters):
                     if w.kind == "add" and w.markets & (pending.markets or frozenset()):

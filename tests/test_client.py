@@ -10,6 +10,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from _helpers import book_equals_server, events, make_client, seed, wait_for
 
 import kalshi_sync as ks
 from kalshi_sync.testing import FakeKalshiServer
@@ -18,41 +19,6 @@ pytestmark = pytest.mark.integration
 
 T1, T2, T3 = "KXHIGHNY-24JAN01-T60", "KXHIGHNY-24JAN01-T61", "FED-23DEC-T3.00"
 D = Decimal
-
-
-def make_client(server: FakeKalshiServer, pem: bytes, **kw: Any) -> ks.KalshiClient:
-    kw.setdefault("backoff_initial", 0.01)
-    kw.setdefault("backoff_max", 0.05)
-    return ks.KalshiClient("test-key", pem, url=server.url, **kw)
-
-
-def seed(server: FakeKalshiServer, ticker: str) -> None:
-    server.set_book(ticker, yes=[("0.42", "13"), ("0.40", "5")], no=[("0.56", "17")])
-
-
-def wait_for(pred: Any, timeout: float = 5.0, what: str = "condition") -> None:
-    """Wait on a predicate with an Event-based backoff (no fixed sleeps in assertions)."""
-    ev = threading.Event()
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        ev.wait(0.005)
-
-
-def book_equals_server(client: ks.KalshiClient, server: FakeKalshiServer, ticker: str) -> bool:
-    try:
-        book = client.orderbook(ticker)
-    except KeyError:
-        return False
-    yes, no = server.book(ticker)
-    return book.state == "live" and dict(book.yes) == yes and dict(book.no) == no
-
-
-def events(client: ks.KalshiClient, kind: str) -> queue.Queue[Any]:
-    q: queue.Queue[Any] = queue.Queue()
-    client.on(kind, q.put)
-    return q
 
 
 def test_subscribe_builds_the_same_book_as_the_server(server, private_pem):

@@ -8,43 +8,14 @@ import time
 from typing import Any
 
 import pytest
+from _helpers import book_equals_server, make_client, seed, wait_for
 
 import kalshi_sync as ks
 from kalshi_sync.sequence import SEQ_GAP, SeqTracker
-from kalshi_sync.testing import FakeKalshiServer
 
 pytestmark = pytest.mark.integration
 
 T1, T2 = "REG-T1", "REG-T2"
-
-
-def make_client(server: FakeKalshiServer, pem: bytes, **kw: Any) -> ks.KalshiClient:
-    kw.setdefault("backoff_initial", 0.01)
-    kw.setdefault("backoff_max", 0.05)
-    return ks.KalshiClient("test-key", pem, url=server.url, **kw)
-
-
-def seed(server: FakeKalshiServer, *tickers: str) -> None:
-    for t in tickers:
-        server.set_book(t, yes=[("0.42", "13"), ("0.40", "5")], no=[("0.56", "17")])
-
-
-def wait_for(pred: Any, timeout: float = 5.0, what: str = "condition") -> None:
-    ev = threading.Event()
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out waiting for {what}")
-        ev.wait(0.005)
-
-
-def book_equals_server(client: ks.KalshiClient, server: FakeKalshiServer, ticker: str) -> bool:
-    try:
-        book = client.orderbook(ticker)
-    except KeyError:
-        return False
-    yes, no = server.book(ticker)
-    return book.state == "live" and dict(book.yes) == yes and dict(book.no) == no
 
 
 def test_snapshot_arriving_after_unsubscribe_builds_no_book(server, private_pem):

@@ -10,12 +10,12 @@ import json
 import logging
 import pickle
 import queue
-import threading
-import time
 import traceback
 from typing import Any
 
 import pytest
+from _helpers import make_client as _make_client
+from _helpers import wait_for
 
 import kalshi_sync as ks
 from kalshi_sync.auth import HEADER_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP
@@ -27,17 +27,7 @@ T1 = "SEC-T1"
 
 
 def make_client(server: FakeKalshiServer, pem: Any, **kw: Any) -> ks.KalshiClient:
-    kw.setdefault("backoff_initial", 0.01)
-    kw.setdefault("backoff_max", 0.05)
-    return ks.KalshiClient("sec-key-id", pem, url=server.url, **kw)
-
-
-def wait_for(pred: Any, timeout: float = 5.0) -> None:
-    ev = threading.Event()
-    deadline = time.monotonic() + timeout
-    while not pred():
-        assert time.monotonic() < deadline, "timed out"
-        ev.wait(0.005)
+    return _make_client(server, pem, key_id="sec-key-id", **kw)
 
 
 def secrets_of(pem: bytes) -> list[str]:

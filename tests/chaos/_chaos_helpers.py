@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import collections
 import os
-import threading
-import time
 from collections.abc import Iterable
 from typing import Any
 
+import _helpers
+from _helpers import book_equals_server
+
 import kalshi_sync as ks
 from kalshi_sync.testing import FakeKalshiServer
+
+__all__ = ["TappedServer", "book_equals_server", "env_seconds", "make_client", "wait_for"]
 
 
 class TappedServer(FakeKalshiServer):
@@ -43,36 +46,19 @@ class TappedServer(FakeKalshiServer):
         super()._enqueue(conn, frames)
 
 
-def make_client(server: FakeKalshiServer, pem: bytes, **kw: Any) -> ks.KalshiClient:
-    kw.setdefault("backoff_initial", 0.01)
-    kw.setdefault("backoff_max", 0.05)
-    kw.setdefault("stale_timeout", 5.0)
-    return ks.KalshiClient("test-key", pem, url=server.url, **kw)
-
-
-def wait_for(pred: Any, timeout: float = 10.0, what: Any = "condition") -> None:
-    """Wait on a predicate (Event-based backoff, bounded); ``what`` may be a callable that
-    describes the state for the failure message."""
-    ev = threading.Event()
-    deadline = time.monotonic() + timeout
-    while not pred():
-        if time.monotonic() > deadline:
-            detail = what() if callable(what) else what
-            raise AssertionError(f"timed out after {timeout} s waiting for {detail}")
-        ev.wait(0.005)
-
-
-def book_equals_server(client: ks.KalshiClient, server: FakeKalshiServer, ticker: str) -> bool:
-    try:
-        book = client.orderbook(ticker)
-    except KeyError:
-        return False
-    yes, no = server.book(ticker)
-    return book.state == "live" and dict(book.yes) == yes and dict(book.no) == no
-
-
 def env_seconds(name: str, default: float, long: float) -> float:
     """A phase duration: ``$name`` if set, ``long`` when KALSHI_SYNC_LONG=1, else default."""
     if os.environ.get(name):
         return float(os.environ[name])
     return long if os.environ.get("KALSHI_SYNC_LONG") == "1" else default
+
+
+def make_client(server: FakeKalshiServer, pem: bytes, **kw: Any) -> ks.KalshiClient:
+    """The shared test client, with a stale timeout that tolerates a loaded machine."""
+    kw.setdefault("stale_timeout", 5.0)
+    return _helpers.make_client(server, pem, **kw)
+
+
+def wait_for(pred: Any, timeout: float = 10.0, what: Any = "condition") -> None:
+    """The shared bounded wait, with the longer default chaos phases need."""
+    _helpers.wait_for(pred, timeout, what)

@@ -75,6 +75,7 @@ class Pipeline:
         self.fatal: BaseException | None = None
         self._resync_deadlines: dict[int, float] = {}  # network thread only
         self._down_since: float | None = None
+        self._connected_before = False
         self.by_type: dict[str, int] = {}
         self.frames = 0
         self.decode_errors = 0
@@ -92,10 +93,13 @@ class Pipeline:
         self._send(self._registry.connected(generation))
         down = self._down_since
         self._down_since = None
+        # Not generation > 1: failed attempts (503, refused) also take a generation.
+        reconnect = self._connected_before
+        self._connected_before = True
         self._delivery.put_event(
             ConnectedEvent(
                 generation=generation,
-                reconnect=generation > 1,
+                reconnect=reconnect,
                 downtime=None if down is None else time.monotonic() - down,
             )
         )

@@ -452,3 +452,15 @@ def test_second_handle_already_covered_is_active_at_once(server, private_pem):
         second.unsubscribe()
         assert first.state == "active"
         assert [s["tickers"] for s in server.subscriptions()] == [[T1]]
+
+
+def test_first_connection_after_refusals_is_not_reported_as_a_reconnect(server, private_pem):
+    """Refused handshakes before the first connection do not make it a "reconnect"."""
+    server.refuse_next_handshakes(2, status=503)
+    client = make_client(server, private_pem)
+    connected = events(client, "connected")
+    with client:
+        first = connected.get(timeout=5)
+        assert first.reconnect is False and first.generation == 3
+        server.drop_connections()
+        assert connected.get(timeout=5).reconnect is True

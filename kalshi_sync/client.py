@@ -345,7 +345,7 @@ class KalshiClient:
     def stats(self) -> dict[str, Any]:
         d = self._delivery
         p = self._pipeline
-        last = p.last_frame
+        last = self._conn.last_heard
         return {
             "messages": p.frames,
             "by_type": dict(p.by_type),

@@ -103,7 +103,7 @@ class _Dispatcher(Dispatcher):
         sel.register(conn._wake_r, selectors.EVENT_READ, True)
         frames = 0
         seen = -1
-        last_alive = time.monotonic()
+        last_alive = conn.last_heard = time.monotonic()  # the upgrade answer counts
         next_tick = last_alive + _TICK
         try:
             while app.keep_running:
@@ -140,7 +140,8 @@ class _Dispatcher(Dispatcher):
                     next_tick = now + _TICK
                     if frames != seen:
                         seen = frames
-                        last_alive = now
+                        # Per tick, not per frame: liveness and stats need no finer clock.
+                        last_alive = conn.last_heard = now
                     elif now - last_alive > conn.stale_timeout:
                         raise _StaleConnection(f"no frame and no ping for {conn.stale_timeout:g} s")
                     conn._tick(now)
@@ -231,6 +232,8 @@ class Connection:
         self.connected = False
         self.attempts = 0
         self.reconnects = 0
+        # monotonic time a frame (data or ping) was last read, to within one tick
+        self.last_heard = 0.0
 
     # -- public, any thread -------------------------------------------------------------
 

@@ -35,7 +35,6 @@ log = logging.getLogger("kalshi_sync")
 
 _CONTROL = protocol.CONTROL_TYPES
 _SEQUENCED = protocol.SEQUENCED_TYPES
-_monotonic = time.monotonic
 # A book that stays resyncing this long after get_snapshot is resubscribed instead.
 SNAPSHOT_TIMEOUT = 5.0
 
@@ -81,7 +80,6 @@ class Pipeline:
         self.decode_errors = 0
         self.unknown_sid = 0
         self.resyncs = 0
-        self.last_frame = 0.0
         self.offline = False  # replaying a recording: sids need no subscription
 
     # -- connection callbacks ---------------------------------------------------------------
@@ -152,7 +150,6 @@ class Pipeline:
 
     def on_frame(self, data: bytes) -> None:
         self.frames += 1
-        self.last_frame = _monotonic()
         try:
             msg = protocol.decode(data)
         except ProtocolError as exc:

@@ -464,3 +464,14 @@ def test_first_connection_after_refusals_is_not_reported_as_a_reconnect(server, 
         assert first.reconnect is False and first.generation == 3
         server.drop_connections()
         assert connected.get(timeout=5).reconnect is True
+
+
+def test_stats_report_the_age_of_the_last_frame(server, private_pem):
+    """stats()["last_message_age"] is None before any connection and small while live."""
+    seed(server, T1)
+    client = make_client(server, private_pem)
+    assert client.stats()["last_message_age"] is None
+    with client:
+        client.subscribe("orderbook_delta", [T1])
+        age = client.stats()["last_message_age"]
+        assert age is not None and 0 <= age < 1.0

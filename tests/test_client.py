@@ -368,6 +368,7 @@ def test_auth_revoked_mid_life_surfaces_through_run_forever(server, private_pem)
     """A 401 on reconnect stops retrying and run_forever() raises AuthenticationError."""
     client = make_client(server, private_pem).start()
     lost = events(client, "disconnected")
+    server.wait_for_connections(1)  # registered just after the 101: don't drop too early
     server.set_auth_failure(True)
     server.drop_connections()
     with pytest.raises(ks.AuthenticationError):
@@ -462,6 +463,9 @@ def test_first_connection_after_refusals_is_not_reported_as_a_reconnect(server, 
     with client:
         first = connected.get(timeout=5)
         assert first.reconnect is False and first.generation == 3
+        # The server registers a connection just after its 101 answer: wait for it, so
+        # the drop below cannot miss it.
+        server.wait_for_connections(1)
         server.drop_connections()
         assert connected.get(timeout=5).reconnect is True
 

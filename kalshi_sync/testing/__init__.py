@@ -20,14 +20,16 @@ drop or close connections, refuse handshakes, go silent, restart on the same por
 
 from __future__ import annotations
 
-from ._keys import generate_test_key, tls_context_pair
+from ._keys import PublicKey, check_auth, generate_test_key, tls_context_pair
 from .server import FakeKalshiServer
 from .simulator import MarketSimulator, SimulatedExchange
 
 __all__ = [
     "FakeKalshiServer",
     "MarketSimulator",
+    "PublicKey",
     "SimulatedExchange",
+    "check_auth",
     "generate_test_key",
     "tls_context_pair",
 ]

@@ -1,11 +1,14 @@
-"""Throwaway credentials for tests: RSA keys, handshake verification, a loopback TLS pair.
+"""Throwaway credentials for tests: RSA and Ed25519 keys, signature checks, a loopback TLS pair.
 
-Verification follows PROTOCOL.md §2: the ``KALSHI-ACCESS-SIGNATURE`` header is base64 of an
-RSA-PSS (SHA-256, MGF1-SHA-256) signature over ``timestamp_ms + "GET" + path``, where the
-path carries no query string. Salt length 32 (``PSS.DIGEST_LENGTH``) is what every Kalshi
-SDK uses; ``PSS.AUTO`` is also accepted on verify because whether Kalshi accepts other salt
-lengths is unverified, and a fake that is stricter than the real server would only produce
-false failures.
+Verification follows docs/protocol.md, 'Signing': the ``KALSHI-ACCESS-SIGNATURE`` header is
+base64 of a signature over ``timestamp_ms + METHOD + path``, where the path carries no query
+string. Like Kalshi, the checker picks the algorithm from the registered public key:
+
+* RSA: RSA-PSS (SHA-256, MGF1-SHA-256). Salt length 32 (``PSS.DIGEST_LENGTH``) is what every
+  Kalshi SDK uses; ``PSS.AUTO`` is also accepted on verify because whether Kalshi accepts
+  other salt lengths is unverified, and a fake that is stricter than the real server would
+  only produce false failures.
+* Ed25519: a plain Ed25519 signature over the same message (no pre-hash).
 """
 
 from __future__ import annotations
@@ -14,35 +17,57 @@ import base64
 import binascii
 import ssl
 from collections.abc import Callable
+from typing import Literal, TypeAlias
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import padding, rsa
+from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
 
-__all__ = ["check_auth", "generate_test_key", "tls_context_pair"]
+__all__ = ["PublicKey", "check_auth", "generate_test_key", "tls_context_pair"]
 
 HEADER_KEY = "KALSHI-ACCESS-KEY"
 HEADER_TIMESTAMP = "KALSHI-ACCESS-TIMESTAMP"
 HEADER_SIGNATURE = "KALSHI-ACCESS-SIGNATURE"
 
+#: A public key Kalshi can register for an API key: RSA or Ed25519.
+PublicKey: TypeAlias = rsa.RSAPublicKey | ed25519.Ed25519PublicKey
 
-def generate_test_key() -> tuple[bytes, rsa.RSAPublicKey]:
-    """A fresh 2048-bit RSA key: (PKCS#1 PEM private key bytes, public key).
 
-    PKCS#1 (``-----BEGIN RSA PRIVATE KEY-----``) is the format Kalshi issues, so a client's
-    key loader is exercised on the real thing. Every call makes a new key (about 50 ms),
-    so two calls give two keys that do not verify each other's signatures.
+def generate_test_key(kind: Literal["rsa", "ed25519"] = "rsa") -> tuple[bytes, PublicKey]:
+    """A fresh key of ``kind``: (PEM private key bytes, public key).
+
+    ``"rsa"`` is a 2048-bit key as PKCS#1 (``-----BEGIN RSA PRIVATE KEY-----``);
+    ``"ed25519"`` is PKCS#8 (``-----BEGIN PRIVATE KEY-----``). Those are the formats Kalshi
+    issues, so a client's key loader is exercised on the real thing. Every call makes a new
+    key (RSA about 50 ms), so two calls give two keys that do not verify each other's
+    signatures.
     """
-    key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
-    pem = key.private_bytes(
-        encoding=serialization.Encoding.PEM,
-        format=serialization.PrivateFormat.TraditionalOpenSSL,
-        encryption_algorithm=serialization.NoEncryption(),
-    )
-    return pem, key.public_key()
+    if kind == "rsa":
+        rsa_key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
+        pem = rsa_key.private_bytes(
+            encoding=serialization.Encoding.PEM,
+            format=serialization.PrivateFormat.TraditionalOpenSSL,
+            encryption_algorithm=serialization.NoEncryption(),
+        )
+        return pem, rsa_key.public_key()
+    if kind == "ed25519":
+        ed_key = ed25519.Ed25519PrivateKey.generate()
+        pem = ed_key.private_bytes(
+            encoding=serialization.Encoding.PEM,
+            format=serialization.PrivateFormat.PKCS8,
+            encryption_algorithm=serialization.NoEncryption(),
+        )
+        return pem, ed_key.public_key()
+    raise ValueError(f"kind must be 'rsa' or 'ed25519', not {kind!r}")
 
 
-def _verify(public_key: rsa.RSAPublicKey, signature: bytes, message: bytes) -> bool:
+def _verify(public_key: PublicKey, signature: bytes, message: bytes) -> bool:
+    if isinstance(public_key, ed25519.Ed25519PublicKey):
+        try:
+            public_key.verify(signature, message)
+        except InvalidSignature:
+            return False
+        return True
     for salt in (padding.PSS.DIGEST_LENGTH, padding.PSS.AUTO):
         try:
             public_key.verify(
@@ -61,12 +86,17 @@ def check_auth(
     get_header: Callable[[str], str | None],
     path: str,
     *,
-    public_key: rsa.RSAPublicKey | None,
+    public_key: PublicKey | None,
     key_id: str | None,
     now: float,
     max_clock_skew: float,
+    method: str = "GET",
 ) -> str | None:
-    """None when the handshake headers are acceptable, else a short reason for the 401."""
+    """None when the request's auth headers are acceptable, else a short reason for the 401.
+
+    ``method`` is the HTTP method the signature must cover (``"GET"`` for the WebSocket
+    handshake); the algorithm follows ``public_key``'s type.
+    """
     key = get_header(HEADER_KEY)
     timestamp = get_header(HEADER_TIMESTAMP)
     signature = get_header(HEADER_SIGNATURE)
@@ -86,7 +116,7 @@ def check_auth(
         raw = base64.b64decode(signature, validate=True)
     except (binascii.Error, ValueError):
         return "malformed signature"
-    message = (timestamp + "GET" + path.split("?", 1)[0]).encode()
+    message = (timestamp + method.upper() + path.split("?", 1)[0]).encode()
     if not _verify(public_key, raw, message):
         return "invalid signature"
     return None

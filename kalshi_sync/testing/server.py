@@ -23,7 +23,6 @@ from decimal import Decimal
 from types import TracebackType
 from typing import Any
 
-from cryptography.hazmat.primitives.asymmetric.rsa import RSAPublicKey
 from websockets.frames import Frame as WsFrame
 from websockets.frames import Opcode
 from websockets.http11 import Request, Response
@@ -32,7 +31,7 @@ from websockets.sync.server import Server, ServerConnection, serve
 
 from ._books import Level, NumberLike, to_decimal
 from ._heartbeat import run_heartbeats
-from ._keys import check_auth
+from ._keys import PublicKey, check_auth
 from ._session import Fault
 from ._state import Conn, ServerState, logger
 from ._wire import Frame, error_frame, to_json
@@ -47,7 +46,8 @@ class FakeKalshiServer(ServerState):
     """A loopback Kalshi WebSocket server that tests can script.
 
     Construct, then :meth:`start` (or use ``with``); connect clients to :attr:`url`.
-    ``public_key`` enables RSA-PSS signature checks (headers are always required);
+    ``public_key`` (RSA or Ed25519) enables signature checks with the algorithm that key
+    implies, as Kalshi does (headers are always required);
     ``key_id`` pins the ``KALSHI-ACCESS-KEY`` value; ``ssl_context`` serves ``wss://``;
     ``ping_interval`` = seconds between ``heartbeat`` pings (None: never);
     ``pong_timeout`` drops a client whose pong is that late; ``control_consumes_seq``
@@ -58,7 +58,7 @@ class FakeKalshiServer(ServerState):
     def __init__(
         self,
         *,
-        public_key: RSAPublicKey | None = None,
+        public_key: PublicKey | None = None,
         key_id: str | None = None,
         ssl_context: ssl.SSLContext | None = None,
         ping_interval: float | None = 10.0,

@@ -1,9 +1,16 @@
-"""API-key authentication: loading the RSA private key and signing requests.
+"""API-key authentication: loading the private key (RSA or Ed25519) and signing requests.
 
 Kalshi signs every authenticated request (the WebSocket upgrade and REST calls) with
-three headers (PROTOCOL.md §2): the key id, a millisecond timestamp, and the base64
-RSA-PSS signature (SHA-256, MGF1-SHA-256, salt length = digest length) of
-``timestamp + METHOD + path``, where the path excludes any query string.
+three headers (docs/protocol.md, 'Signing'): the key id, a millisecond timestamp, and the
+base64 signature of ``timestamp + METHOD + path``, where the path excludes any query
+string. Kalshi issues two kinds of API key and picks the algorithm from the public key it
+registered, so the signer picks it from the private key:
+
+* **Ed25519** (the web app's default since 2026-10-01): plain Ed25519 over the message.
+  Key files are PKCS#8 PEM (``-----BEGIN PRIVATE KEY-----``).
+* **RSA**: RSA-PSS, SHA-256, MGF1-SHA-256, salt length = digest length. Key files are
+  PKCS#1 (``-----BEGIN RSA PRIVATE KEY-----``) or PKCS#8 -- the same header an Ed25519
+  key has, which is why the type is read from the parsed key, never from the PEM header.
 
 Pure: nothing here does I/O except reading a key file in :func:`load_private_key`.
 Key material never appears in an exception message, a ``repr`` or a log record: error
@@ -21,7 +28,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import NoReturn
+from typing import NoReturn, TypeAlias
 from urllib.parse import urlsplit
 
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -45,6 +52,8 @@ __all__ = [
     "HEADER_SIGNATURE",
     "HEADER_TIMESTAMP",
     "KeySource",
+    "PrivateKey",
+    "PublicKey",
     "Signer",
     "credentials_from_env",
     "load_private_key",
@@ -58,8 +67,14 @@ HEADER_KEY = "KALSHI-ACCESS-KEY"
 HEADER_TIMESTAMP = "KALSHI-ACCESS-TIMESTAMP"
 HEADER_SIGNATURE = "KALSHI-ACCESS-SIGNATURE"
 
-KeySource = str | bytes | bytearray | os.PathLike[str] | rsa.RSAPrivateKey
-"""What :func:`load_private_key` accepts: a path, PEM text or bytes, or a loaded RSA key."""
+PrivateKey: TypeAlias = rsa.RSAPrivateKey | ed25519.Ed25519PrivateKey
+"""The private key types Kalshi accepts for API keys: RSA or Ed25519."""
+
+PublicKey: TypeAlias = rsa.RSAPublicKey | ed25519.Ed25519PublicKey
+"""The matching public key types (what Kalshi registers; what a fake server verifies with)."""
+
+KeySource: TypeAlias = str | bytes | bytearray | os.PathLike[str] | PrivateKey
+"""What :func:`load_private_key` accepts: a path, PEM text or bytes, or a loaded key."""
 
 # One padding object for every signature. DIGEST_LENGTH (32 bytes) is what Kalshi's docs
 # and every official SDK use; whether the server also accepts MAX_LENGTH is unverified.
@@ -70,9 +85,10 @@ _PEM_MARKER = b"-----BEGIN"
 # that lost its BEGIN line, and messages must never contain key material.
 _MAX_ECHOED_PATH = 300
 
+_ACCEPTED = "Kalshi API keys are RSA or Ed25519"
 _CONVERT_HINT = (
-    "Kalshi keys are RSA keys in PEM format ('-----BEGIN RSA PRIVATE KEY-----' as "
-    "downloaded from Kalshi, or PKCS#8 '-----BEGIN PRIVATE KEY-----')"
+    "Kalshi accepts RSA and Ed25519 keys in PEM files: Ed25519 as PKCS#8 ('-----BEGIN "
+    "PRIVATE KEY-----'), RSA as PKCS#1 ('-----BEGIN RSA PRIVATE KEY-----') or PKCS#8"
 )
 
 
@@ -83,9 +99,8 @@ def _fail(where: str, problem: str) -> NoReturn:
     raise AuthenticationError(f"cannot load the private key ({where}): {problem}") from None
 
 
-# Other private key types, named for the "RSA is required" message.
+# Private key types Kalshi does not accept, named in the refusal.
 _OTHER_KEYS: tuple[tuple[type, str], ...] = (
-    (ed25519.Ed25519PrivateKey, "Ed25519"),
     (ed448.Ed448PrivateKey, "Ed448"),
     (ec.EllipticCurvePrivateKey, "EC"),
     (dsa.DSAPrivateKey, "DSA"),
@@ -95,20 +110,39 @@ _OTHER_KEYS: tuple[tuple[type, str], ...] = (
 
 
 def _key_kind(key: object) -> str | None:
+    """A short name for any private key type we know, accepted or not; None otherwise."""
+    if isinstance(key, rsa.RSAPrivateKey):
+        return "RSA"
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return "Ed25519"
     for cls, kind in _OTHER_KEYS:
         if isinstance(key, cls):
+            if isinstance(key, ec.EllipticCurvePrivateKey):
+                return f"EC ({key.curve.name})"  # the curve name is public, not key material
             return kind
     return None
 
 
-def _require_rsa(key: object, where: str) -> rsa.RSAPrivateKey:
-    if isinstance(key, rsa.RSAPrivateKey):
+def _require_supported(key: object, where: str) -> PrivateKey:
+    if isinstance(key, (rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey)):
         return key
     _fail(
         where,
-        f"Kalshi API keys must be RSA, not {_key_kind(key) or type(key).__name__}; "
-        "create an RSA API key in Kalshi (Account -> API keys) and use its private key",
+        f"the key is {_key_kind(key) or type(key).__name__}, which Kalshi does not accept; "
+        f"{_ACCEPTED}. Create an API key in Kalshi (Account -> API keys) and use the "
+        "private key file it gives you",
     )
+
+
+def _openssh_kind(data: bytes) -> str:
+    # Names the key inside an OpenSSH file for the refusal; the parsed key is dropped at
+    # once and nothing from a failed parse is kept (an encrypted file just stays unnamed).
+    try:
+        key = serialization.load_ssh_private_key(data, password=None)
+    except Exception:
+        return ""
+    kind = _key_kind(key)
+    return f" {kind}" if kind else ""
 
 
 def _normalise_pem_text(text: str) -> str:
@@ -122,14 +156,14 @@ def _normalise_pem_text(text: str) -> str:
     return text
 
 
-def _parse_pem(data: bytes, password: bytes | None, where: str) -> rsa.RSAPrivateKey:
+def _parse_pem(data: bytes, password: bytes | None, where: str) -> PrivateKey:
     if b"-----BEGIN OPENSSH PRIVATE KEY-----" in data:
         _fail(
             where,
-            "this is an OpenSSH-format key, which is not supported. "
+            f"this is an OpenSSH-format{_openssh_kind(data)} key, which is not supported. "
             + _CONVERT_HINT
-            + ". Convert a copy of an RSA key with `ssh-keygen -p -m PEM -f <copy-of-key>` "
-            "(rewrites the file in place), or download the key from Kalshi again",
+            + ". Use the key file Kalshi gave you, or convert a copy of an RSA key with "
+            "`ssh-keygen -p -m PEM -f <copy-of-key>` (rewrites the file in place)",
         )
     if _PEM_MARKER not in data:
         _fail(where, "not PEM data (no '-----BEGIN' line). " + _CONVERT_HINT)
@@ -142,19 +176,19 @@ def _parse_pem(data: bytes, password: bytes | None, where: str) -> rsa.RSAPrivat
     except TypeError:
         # cryptography signals both password mismatches with TypeError.
         if password is None:
-            _fail(where, "the key is encrypted: pass its password (password=...)")
+            _fail(where, "this is an encrypted private key: pass its password (password=...)")
         # A password for an unencrypted key is harmless: load the key without it.
         try:
             key = serialization.load_pem_private_key(data, password=None)
         except (ValueError, TypeError, UnsupportedAlgorithm):
             _fail(where, "the PEM data is corrupt or not a private key. " + _CONVERT_HINT)
     except UnsupportedAlgorithm:
-        _fail(where, "unsupported key algorithm; Kalshi API keys must be RSA")
+        _fail(where, f"a private key of an unsupported algorithm; {_ACCEPTED}")
     except ValueError:
         if encrypted and password is not None:
             _fail(where, "could not decrypt the key: wrong password (or a corrupt file)")
         _fail(where, "the PEM data is corrupt or not a private key. " + _CONVERT_HINT)
-    return _require_rsa(key, where)
+    return _require_supported(key, where)
 
 
 _BASE64_TEXT = re.compile(r"[A-Za-z0-9+/]{24,}={0,2}")
@@ -191,24 +225,26 @@ def _read_key_file(source: str | os.PathLike[str]) -> tuple[bytes, str]:
     _fail(where, problem)
 
 
-def load_private_key(source: KeySource, password: bytes | str | None = None) -> rsa.RSAPrivateKey:
-    """Load Kalshi's RSA private key.
+def load_private_key(source: KeySource, password: bytes | str | None = None) -> PrivateKey:
+    """Load a Kalshi API private key: Ed25519 or RSA.
 
-    ``source`` is an RSA key object (returned as is), PEM text (``str`` containing
-    ``-----BEGIN``; literal ``\\n`` escapes as found in .env files are accepted), PEM
-    ``bytes``, or a path (``str``/``PathLike``, ``~`` expanded) to a PEM file. Both
-    PKCS#1 (``BEGIN RSA PRIVATE KEY``, what Kalshi issues) and PKCS#8 are accepted,
-    encrypted or not. A password given for an unencrypted key is ignored.
+    ``source`` is an ``Ed25519PrivateKey`` or ``RSAPrivateKey`` object (returned as is),
+    PEM text (``str`` containing ``-----BEGIN``; literal ``\\n`` escapes as found in .env
+    files are accepted), PEM ``bytes``, or a path (``str``/``PathLike``, ``~`` expanded) to
+    a PEM file. Ed25519 keys are PKCS#8 (``BEGIN PRIVATE KEY``, what Kalshi issues); RSA
+    keys PKCS#1 (``BEGIN RSA PRIVATE KEY``) or PKCS#8; encrypted or not. The key type is
+    read from the parsed key. A password given for an unencrypted key is ignored.
 
     Raises :class:`~kalshi_sync.errors.AuthenticationError` with a message saying what is
     wrong (missing file, not PEM, OpenSSH format, encrypted without password, wrong
-    password, not an RSA key) and never containing the key material.
+    password, a key type Kalshi does not accept such as EC, DSA, Ed448 or X25519) and
+    never containing the key material.
     """
     if isinstance(password, str):
         password = password.encode("utf-8")
     if password is not None and not isinstance(password, bytes):
         raise TypeError(f"password must be bytes, str or None, not {type(password).__name__}")
-    if isinstance(source, rsa.RSAPrivateKey):
+    if isinstance(source, (rsa.RSAPrivateKey, ed25519.Ed25519PrivateKey)):
         return source
     if isinstance(source, (bytes, bytearray, memoryview)):
         return _parse_pem(bytes(source), password, "PEM bytes")
@@ -217,12 +253,13 @@ def load_private_key(source: KeySource, password: bytes | str | None = None) -> 
     if isinstance(source, (str, os.PathLike)):
         data, where = _read_key_file(source)
         return _parse_pem(data, password, where)
-    # Another key object (Ed25519, EC, ...) gets the RSA message; anything else is misuse.
+    # Another key object (EC, Ed448, ...) gets the "not accepted" message; anything else
+    # is misuse.
     if _key_kind(source) is not None:
-        return _require_rsa(source, "key object")
+        return _require_supported(source, "key object")
     raise TypeError(
-        "private_key must be a path, PEM text or bytes, or an RSAPrivateKey, "
-        f"not {type(source).__name__}"
+        "private_key must be a path, PEM text or bytes, or an Ed25519PrivateKey or "
+        f"RSAPrivateKey, not {type(source).__name__}"
     )
 
 
@@ -230,7 +267,8 @@ def load_private_key(source: KeySource, password: bytes | str | None = None) -> 
 
 
 def _path_only(path: str) -> str:
-    # Kalshi signs the path only: the host never, the query string never (PROTOCOL §2.2).
+    # Kalshi signs the path only: the host never, the query string never
+    # (docs/protocol.md, 'Signing').
     if "://" in path:
         return _path_only(urlsplit(path).path or "/")
     path = path.split("?", 1)[0].split("#", 1)[0]
@@ -245,18 +283,21 @@ def signing_message(timestamp_ms: str | int, method: str, path: str) -> bytes:
 
 
 def verify_headers(
-    public_key: rsa.RSAPublicKey, headers: Mapping[str, str], method: str, path: str
+    public_key: PublicKey, headers: Mapping[str, str], method: str, path: str
 ) -> bool:
     """Check Kalshi auth headers as the server would: True if the signature is valid for
-    ``method`` and ``path`` (query ignored). For tests and fake servers; no clock check.
+    ``method`` and ``path`` (query ignored), with the algorithm ``public_key`` implies
+    (Ed25519 or RSA-PSS). For tests and fake servers; no clock check.
     """
     lowered = {k.lower(): v for k, v in headers.items()}
     try:
         timestamp = lowered[HEADER_TIMESTAMP.lower()]
         signature = base64.b64decode(lowered[HEADER_SIGNATURE.lower()], validate=True)
-        public_key.verify(
-            signature, signing_message(timestamp, method, path), _PSS, hashes.SHA256()
-        )
+        message = signing_message(timestamp, method, path)
+        if isinstance(public_key, ed25519.Ed25519PublicKey):
+            public_key.verify(signature, message)
+        else:
+            public_key.verify(signature, message, _PSS, hashes.SHA256())
     except (KeyError, ValueError, InvalidSignature):
         return False
     return True
@@ -265,8 +306,9 @@ def verify_headers(
 class Signer:
     """Produces Kalshi's three auth headers; a fresh timestamp and signature per call.
 
-    Immutable and thread-safe (``headers()`` may be called from any thread). ``repr``
-    shows the key id and the key size only. Pickling is refused (``TypeError``) because a
+    Signs with RSA-PSS or Ed25519, whichever the key is. Immutable and thread-safe
+    (``headers()`` may be called from any thread). ``repr`` shows the key id and the key
+    type (and an RSA key's size) only. Pickling is refused (``TypeError``) because a
     pickle would carry the private key in clear; rebuild the Signer in the other process
     from the key file instead. ``copy.copy``/``deepcopy`` return the same object.
     """
@@ -274,13 +316,13 @@ class Signer:
     __slots__ = ("_clock", "_key", "_key_id")
 
     _key_id: str
-    _key: rsa.RSAPrivateKey
+    _key: PrivateKey
     _clock: Callable[[], float]
 
     def __init__(
         self,
         key_id: str,
-        private_key: rsa.RSAPrivateKey,
+        private_key: PrivateKey,
         clock: Callable[[], float] = time.time,
     ) -> None:
         if not isinstance(key_id, str) or not key_id.strip():
@@ -288,13 +330,13 @@ class Signer:
         if key_id != key_id.strip() or not key_id.isprintable():
             # A trailing newline from a file would make an invalid HTTP header value.
             raise AuthenticationError("key_id contains whitespace or control characters; strip it")
-        if not isinstance(private_key, rsa.RSAPrivateKey) and _key_kind(private_key) is None:
+        if _key_kind(private_key) is None:
             raise TypeError(
-                f"private_key must be an RSAPrivateKey, not {type(private_key).__name__}; "
-                "use Signer.from_key() for a path or PEM text"
+                "private_key must be an Ed25519PrivateKey or RSAPrivateKey, not "
+                f"{type(private_key).__name__}; use Signer.from_key() for a path or PEM text"
             )
         object.__setattr__(self, "_key_id", key_id)
-        object.__setattr__(self, "_key", _require_rsa(private_key, "key object"))
+        object.__setattr__(self, "_key", _require_supported(private_key, "key object"))
         object.__setattr__(self, "_clock", clock)
 
     @classmethod
@@ -315,13 +357,19 @@ class Signer:
         return self._key_id
 
     @property
-    def private_key(self) -> rsa.RSAPrivateKey:
+    def private_key(self) -> PrivateKey:
         """The loaded key object (to share with another client, e.g. ``RestClient``)."""
         return self._key
 
     def sign(self, message: bytes) -> str:
-        """Base64 RSA-PSS (SHA-256, MGF1-SHA-256, salt = digest length) of ``message``."""
-        return base64.b64encode(self._key.sign(message, _PSS, hashes.SHA256())).decode("ascii")
+        """Base64 signature of ``message``: plain Ed25519 for an Ed25519 key, RSA-PSS
+        (SHA-256, MGF1-SHA-256, salt = digest length) for an RSA key."""
+        key = self._key
+        if isinstance(key, ed25519.Ed25519PrivateKey):
+            raw = key.sign(message)
+        else:
+            raw = key.sign(message, _PSS, hashes.SHA256())
+        return base64.b64encode(raw).decode("ascii")
 
     def headers(self, method: str, path: str) -> dict[str, str]:
         """The three ``KALSHI-ACCESS-*`` headers for ``method`` on ``path``.
@@ -358,7 +406,9 @@ class Signer:
         return self
 
     def __repr__(self) -> str:
-        return f"Signer(key_id={self._key_id!r}, key=<RSA {self._key.key_size} hidden>)"
+        key = self._key
+        shown = f"RSA {key.key_size}" if isinstance(key, rsa.RSAPrivateKey) else "Ed25519"
+        return f"Signer(key_id={self._key_id!r}, key=<{shown} hidden>)"
 
 
 # -- environment ----------------------------------------------------------------------------
@@ -372,11 +422,12 @@ ENV_ENVIRONMENT = "KALSHI_ENV"
 
 def credentials_from_env(
     environ: Mapping[str, str] = os.environ,
-) -> tuple[str, rsa.RSAPrivateKey, str]:
+) -> tuple[str, PrivateKey, str]:
     """``(key_id, private_key, environment)`` from environment variables.
 
     ``KALSHI_API_KEY_ID``; exactly one of ``KALSHI_PRIVATE_KEY_PATH`` (a PEM file) or
-    ``KALSHI_PRIVATE_KEY`` (PEM text, literal ``\\n`` escapes accepted); optionally
+    ``KALSHI_PRIVATE_KEY`` (PEM text, literal ``\\n`` escapes accepted), holding an
+    Ed25519 or RSA key; optionally
     ``KALSHI_PRIVATE_KEY_PASSWORD`` for an encrypted key and ``KALSHI_ENV`` (``prod``, the
     default, or ``demo``; returned normalised).
 

@@ -1,4 +1,5 @@
-"""Key loading, request signing and credentials from the environment (PROTOCOL.md §2)."""
+"""Key loading (RSA and Ed25519), request signing, credentials from the environment, and the
+fake server's signature check (docs/protocol.md, 'Signing')."""
 
 from __future__ import annotations
 
@@ -6,13 +7,25 @@ import base64
 import copy
 import logging
 import pickle
+import time
 import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import (
+    dsa,
+    ec,
+    ed448,
+    ed25519,
+    padding,
+    rsa,
+    x448,
+    x25519,
+)
 
 from kalshi_sync.auth import (
     HEADER_KEY,
@@ -25,6 +38,7 @@ from kalshi_sync.auth import (
     verify_headers,
 )
 from kalshi_sync.errors import AuthenticationError
+from kalshi_sync.testing import check_auth, generate_test_key
 
 KEY_ID = "a952bcbe-ec3b-4b5b-b8f9-11dae589608c"
 PEM_NL = serialization.Encoding.PEM
@@ -47,6 +61,25 @@ def pkcs1_pem(rsa_key: rsa.RSAPrivateKey) -> bytes:
 @pytest.fixture(scope="session")
 def pkcs8_pem(rsa_key: rsa.RSAPrivateKey) -> bytes:
     return rsa_key.private_bytes(PEM_NL, PKCS8, NO_ENC)
+
+
+@pytest.fixture(scope="session")
+def ed_key() -> ed25519.Ed25519PrivateKey:
+    """One Ed25519 key for the module."""
+    return ed25519.Ed25519PrivateKey.generate()
+
+
+@pytest.fixture(scope="session")
+def ed_pem(ed_key: ed25519.Ed25519PrivateKey) -> bytes:
+    """The Ed25519 key as PKCS#8 PEM, the format Kalshi issues."""
+    return ed_key.private_bytes(PEM_NL, PKCS8, NO_ENC)
+
+
+@pytest.fixture
+def ed_file(tmp_path: Path, ed_pem: bytes) -> Path:
+    path = tmp_path / "kalshi-ed25519.key"
+    path.write_bytes(ed_pem)
+    return path
 
 
 @pytest.fixture
@@ -84,8 +117,16 @@ def full_text(exc: BaseException) -> str:
     return str(exc) + "\n" + "".join(traceback.format_exception(exc))
 
 
-def same_key(a: rsa.RSAPrivateKey, b: rsa.RSAPrivateKey) -> bool:
-    return a.private_numbers() == b.private_numbers()
+def same_key(a: Any, b: Any) -> bool:
+    """Two private keys (RSA or Ed25519) hold the same secret."""
+    if isinstance(a, ed25519.Ed25519PrivateKey):
+        raw = serialization.PrivateFormat.Raw
+        none = serialization.NoEncryption()
+        enc = serialization.Encoding.Raw
+        return isinstance(b, ed25519.Ed25519PrivateKey) and a.private_bytes(
+            enc, raw, none
+        ) == b.private_bytes(enc, raw, none)
+    return bool(a.private_numbers() == b.private_numbers())
 
 
 def verify(public: rsa.RSAPublicKey, headers: dict[str, str], message: bytes) -> None:
@@ -227,26 +268,74 @@ def test_encrypted_key_with_wrong_password(
         load_private_key(pem, b"not-it")
 
 
-def test_ed25519_key_file_needs_rsa(tmp_path: Path) -> None:
-    """An Ed25519 PEM key raises AuthenticationError saying RSA is required."""
-    pem = ed25519.Ed25519PrivateKey.generate().private_bytes(PEM_NL, PKCS8, NO_ENC)
-    path = tmp_path / "ed.pem"
+# Private key types Kalshi does not accept: a factory and the name the refusal must give.
+REFUSED: dict[str, tuple[Callable[[], Any], str]] = {
+    "ec": (lambda: ec.generate_private_key(ec.SECP256R1()), "EC (secp256r1)"),
+    "dsa": (lambda: dsa.generate_private_key(1024), "DSA"),
+    "ed448": (ed448.Ed448PrivateKey.generate, "Ed448"),
+    "x25519": (x25519.X25519PrivateKey.generate, "X25519"),
+    "x448": (x448.X448PrivateKey.generate, "X448"),
+}
+REFUSED_KINDS = list(REFUSED)
+
+
+@pytest.mark.parametrize("kind", REFUSED_KINDS)
+def test_unaccepted_key_types_are_refused_by_name(kind: str, tmp_path: Path) -> None:
+    """An EC, DSA, Ed448, X25519 or X448 key -- PKCS#8 file, PEM bytes or key object -- is
+    refused with AuthenticationError naming the type found and 'RSA or Ed25519'."""
+    make, name = REFUSED[kind]
+    key = make()
+    pem = key.private_bytes(PEM_NL, PKCS8, NO_ENC)
+    path = tmp_path / f"{kind}.pem"
     path.write_bytes(pem)
-    with pytest.raises(AuthenticationError, match="must be RSA, not Ed25519"):
-        load_private_key(path)
+    for source in (path, pem, pem.decode(), key):
+        with pytest.raises(AuthenticationError) as info:
+            load_private_key(source)
+        message = str(info.value)
+        assert f"the key is {name}, which Kalshi does not accept" in message
+        assert "RSA or Ed25519" in message
+        assert_no_secret(full_text(info.value), pem)
 
 
-def test_ec_key_needs_rsa() -> None:
-    """An EC PEM key raises AuthenticationError saying RSA is required."""
-    pem = ec.generate_private_key(ec.SECP256R1()).private_bytes(PEM_NL, PKCS8, NO_ENC)
-    with pytest.raises(AuthenticationError, match="must be RSA, not EC"):
+def test_traditional_ec_key_is_refused() -> None:
+    """A 'BEGIN EC PRIVATE KEY' file is refused as EC, like its PKCS#8 form."""
+    pem = ec.generate_private_key(ec.SECP384R1()).private_bytes(PEM_NL, PKCS1, NO_ENC)
+    assert pem.startswith(b"-----BEGIN EC PRIVATE KEY-----")
+    with pytest.raises(AuthenticationError, match=r"EC \(secp384r1\).*RSA or Ed25519"):
         load_private_key(pem)
 
 
-def test_non_rsa_key_object_needs_rsa() -> None:
-    """An Ed25519 key object raises AuthenticationError saying RSA is required."""
-    with pytest.raises(AuthenticationError, match="must be RSA"):
-        load_private_key(ed25519.Ed25519PrivateKey.generate())  # type: ignore[arg-type]
+def test_openssh_ed25519_key_is_refused_by_name() -> None:
+    """An OpenSSH-format Ed25519 key is refused naming the format and the key type, and
+    says which PEM formats Kalshi accepts."""
+    key = ed25519.Ed25519PrivateKey.generate()
+    pem = key.private_bytes(PEM_NL, serialization.PrivateFormat.OpenSSH, NO_ENC)
+    with pytest.raises(AuthenticationError, match="OpenSSH-format Ed25519 key") as info:
+        load_private_key(pem)
+    assert "RSA and Ed25519" in str(info.value)
+    assert "PKCS#8" in str(info.value)
+    assert_no_secret(full_text(info.value), pem)
+
+
+def test_encrypted_ed25519_key_without_password_is_refused(
+    ed_key: ed25519.Ed25519PrivateKey,
+) -> None:
+    """An encrypted PKCS#8 Ed25519 key without a password asks for the password; with the
+    wrong one it says the password is wrong."""
+    pem = ed_key.private_bytes(PEM_NL, PKCS8, serialization.BestAvailableEncryption(b"pw"))
+    with pytest.raises(AuthenticationError, match=r"encrypted private key.*password"):
+        load_private_key(pem)
+    with pytest.raises(AuthenticationError, match="wrong password"):
+        load_private_key(pem, "nope")
+
+
+@pytest.mark.parametrize("kind", REFUSED_KINDS)
+def test_signer_refuses_unaccepted_key_objects(kind: str) -> None:
+    """A Signer cannot be built on a key type Kalshi does not accept."""
+    make, name = REFUSED[kind]
+    with pytest.raises(AuthenticationError, match="RSA or Ed25519") as info:
+        Signer(KEY_ID, make())
+    assert name in str(info.value)
 
 
 def test_public_key_is_refused(rsa_key: rsa.RSAPrivateKey) -> None:
@@ -416,12 +505,6 @@ def test_bad_key_id_is_refused(key_id: str, rsa_key: rsa.RSAPrivateKey) -> None:
         Signer(key_id, rsa_key)
 
 
-def test_signer_refuses_non_rsa_key() -> None:
-    """A Signer cannot be built on a non-RSA key."""
-    with pytest.raises(AuthenticationError, match="must be RSA"):
-        Signer(KEY_ID, ed25519.Ed25519PrivateKey.generate())  # type: ignore[arg-type]
-
-
 def test_signer_constructor_wants_a_key_object(pkcs1_file: Path) -> None:
     """Signer() given a path raises TypeError pointing at Signer.from_key."""
     with pytest.raises(TypeError, match="from_key"):
@@ -464,6 +547,117 @@ def test_verify_headers_accepts_good_and_rejects_bad(rsa_key: rsa.RSAPrivateKey)
         public, {**headers, HEADER_SIGNATURE: "!!"}, "GET", "/trade-api/ws/v2"
     )
     assert not verify_headers(public, {HEADER_KEY: KEY_ID}, "GET", "/trade-api/ws/v2")
+
+
+# -- Ed25519 ----------------------------------------------------------------------------------
+
+
+def test_ed25519_loads_from_path_text_bytes_and_object(
+    ed_file: Path, ed_pem: bytes, ed_key: ed25519.Ed25519PrivateKey
+) -> None:
+    """A PKCS#8 Ed25519 key loads from a str path, a Path, PEM text, bytes, bytearray,
+    one-line text with literal '\\n' escapes, and a key object (returned as is)."""
+    one_line = ed_pem.decode().strip().replace("\n", "\\n")
+    for source in (str(ed_file), ed_file, ed_pem.decode(), ed_pem, bytearray(ed_pem), one_line):
+        loaded = load_private_key(source)
+        assert isinstance(loaded, ed25519.Ed25519PrivateKey)
+        assert same_key(loaded, ed_key)
+    assert load_private_key(ed_key) is ed_key
+
+
+def test_type_comes_from_the_parsed_key_not_the_header(pkcs8_pem: bytes, ed_pem: bytes) -> None:
+    """PKCS#8 RSA and PKCS#8 Ed25519 share the 'BEGIN PRIVATE KEY' header; each loads as
+    its own type."""
+    assert pkcs8_pem.splitlines()[0] == ed_pem.splitlines()[0] == b"-----BEGIN PRIVATE KEY-----"
+    assert isinstance(load_private_key(pkcs8_pem), rsa.RSAPrivateKey)
+    assert isinstance(load_private_key(ed_pem), ed25519.Ed25519PrivateKey)
+
+
+def test_encrypted_ed25519_key_loads_with_password(ed_key: ed25519.Ed25519PrivateKey) -> None:
+    """An encrypted PKCS#8 Ed25519 key loads with its password."""
+    pem = ed_key.private_bytes(PEM_NL, PKCS8, serialization.BestAvailableEncryption(b"pw"))
+    assert same_key(load_private_key(pem, "pw"), ed_key)
+
+
+def test_ed25519_signature_is_plain_ed25519_over_the_message(
+    ed_key: ed25519.Ed25519PrivateKey,
+) -> None:
+    """An Ed25519 Signer signs timestamp + METHOD + path (no query) with plain Ed25519,
+    base64; verified with cryptography directly, and tampering fails."""
+    signer = Signer(KEY_ID, ed_key, clock=lambda: 1704398400.25)
+    headers = signer.headers("post", "/trade-api/v2/portfolio/events/orders?x=1")
+    assert set(headers) == {HEADER_KEY, HEADER_TIMESTAMP, HEADER_SIGNATURE}
+    assert headers[HEADER_TIMESTAMP] == "1704398400250"
+    raw = base64.b64decode(headers[HEADER_SIGNATURE], validate=True)
+    assert len(raw) == 64
+    public = ed_key.public_key()
+    public.verify(raw, b"1704398400250POST/trade-api/v2/portfolio/events/orders")
+    with pytest.raises(InvalidSignature):
+        public.verify(raw, b"1704398400250POST/trade-api/v2/portfolio/events/orders?x=1")
+    with pytest.raises(InvalidSignature):
+        public.verify(raw, b"1704398400250GET/trade-api/v2/portfolio/events/orders")
+
+
+def test_ed25519_signer_repr_and_from_key(
+    ed_file: Path, ed_pem: bytes, ed_key: ed25519.Ed25519PrivateKey
+) -> None:
+    """Signer.from_key loads an Ed25519 file; its repr names the type and hides the key."""
+    signer = Signer.from_key(KEY_ID, ed_file, clock=lambda: 5.0)
+    assert same_key(signer.private_key, ed_key)
+    assert repr(signer) == f"Signer(key_id={KEY_ID!r}, key=<Ed25519 hidden>)"
+    assert_no_secret(repr(signer), ed_pem)
+    raw = base64.b64decode(signer.headers("GET", "/a")[HEADER_SIGNATURE])
+    ed_key.public_key().verify(raw, b"5000GET/a")
+    with pytest.raises(TypeError, match="cannot be pickled"):
+        pickle.dumps(signer)
+
+
+def test_verify_headers_accepts_ed25519_and_rejects_the_wrong_key(
+    ed_key: ed25519.Ed25519PrivateKey, rsa_key: rsa.RSAPrivateKey
+) -> None:
+    """verify_headers checks an Ed25519 signature with an Ed25519 public key; another
+    Ed25519 key, an RSA key, or an RSA signature under the Ed25519 key all fail."""
+    headers = Signer(KEY_ID, ed_key).headers("GET", "/trade-api/ws/v2")
+    assert verify_headers(ed_key.public_key(), headers, "GET", "/trade-api/ws/v2")
+    assert not verify_headers(ed_key.public_key(), headers, "POST", "/trade-api/ws/v2")
+    other = ed25519.Ed25519PrivateKey.generate().public_key()
+    assert not verify_headers(other, headers, "GET", "/trade-api/ws/v2")
+    assert not verify_headers(rsa_key.public_key(), headers, "GET", "/trade-api/ws/v2")
+    rsa_headers = Signer(KEY_ID, rsa_key).headers("GET", "/trade-api/ws/v2")
+    assert not verify_headers(ed_key.public_key(), rsa_headers, "GET", "/trade-api/ws/v2")
+
+
+def test_ed25519_errors_and_logs_never_contain_key_material(
+    ed_pem: bytes, ed_file: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Loading, signing, env loading and failed loads of an Ed25519 key never log or raise
+    anything containing its PEM body."""
+    caplog.set_level(logging.DEBUG)
+    Signer.from_key(KEY_ID, ed_pem.decode()).headers("GET", "/trade-api/ws/v2")
+    credentials_from_env({"KALSHI_API_KEY_ID": KEY_ID, "KALSHI_PRIVATE_KEY_PATH": str(ed_file)})
+    lines = ed_pem.decode().splitlines()
+    for broken in ("\n".join(lines[1:-1]), "\n".join(lines[:1] + lines[-1:]), lines[1]):
+        with pytest.raises(AuthenticationError) as info:
+            load_private_key(broken)
+        assert_no_secret(full_text(info.value), ed_pem)
+    assert_no_secret(caplog.text, ed_pem)
+
+
+def test_env_with_ed25519_key(ed_pem: bytes, ed_key: ed25519.Ed25519PrivateKey) -> None:
+    """KALSHI_PRIVATE_KEY holding an Ed25519 PEM gives an Ed25519 key."""
+    _, key, env = credentials_from_env(
+        {"KALSHI_API_KEY_ID": KEY_ID, "KALSHI_PRIVATE_KEY": ed_pem.decode(), "KALSHI_ENV": "demo"}
+    )
+    assert env == "demo"
+    assert same_key(key, ed_key)
+
+
+def test_env_with_refused_key_type_names_variable_and_type(tmp_path: Path) -> None:
+    """An EC key behind KALSHI_PRIVATE_KEY_PATH is refused naming the variable and EC."""
+    path = tmp_path / "ec.pem"
+    path.write_bytes(ec.generate_private_key(ec.SECP256R1()).private_bytes(PEM_NL, PKCS8, NO_ENC))
+    with pytest.raises(AuthenticationError, match=r"^KALSHI_PRIVATE_KEY_PATH: .*EC \(secp256r1\)"):
+        credentials_from_env({"KALSHI_API_KEY_ID": KEY_ID, "KALSHI_PRIVATE_KEY_PATH": str(path)})
 
 
 # -- credentials_from_env ---------------------------------------------------------------------
@@ -565,3 +759,69 @@ def test_env_missing_key_file_names_variable_and_path(tmp_path: Path) -> None:
     with pytest.raises(AuthenticationError, match=r"^KALSHI_PRIVATE_KEY_PATH: ") as info:
         credentials_from_env({"KALSHI_API_KEY_ID": KEY_ID, "KALSHI_PRIVATE_KEY_PATH": missing})
     assert missing in str(info.value)
+
+
+# -- kalshi_sync.testing: generate_test_key and check_auth ------------------------------------
+
+
+def test_generate_test_key_kinds() -> None:
+    """generate_test_key() gives PKCS#1 RSA, kind="ed25519" PKCS#8 Ed25519; each PEM loads
+    to the private half of the returned public key; an unknown kind is a ValueError."""
+    for kind, header, cls in (
+        ("rsa", b"-----BEGIN RSA PRIVATE KEY-----", rsa.RSAPrivateKey),
+        ("ed25519", b"-----BEGIN PRIVATE KEY-----", ed25519.Ed25519PrivateKey),
+    ):
+        pem, public = generate_test_key(kind)  # type: ignore[arg-type]
+        assert pem.splitlines()[0] == header
+        key = load_private_key(pem)
+        assert isinstance(key, cls)
+        spki = serialization.PublicFormat.SubjectPublicKeyInfo
+        assert key.public_key().public_bytes(PEM_NL, spki) == public.public_bytes(PEM_NL, spki)
+    assert isinstance(generate_test_key()[1], rsa.RSAPublicKey)
+    with pytest.raises(ValueError, match="kind"):
+        generate_test_key("ec")  # type: ignore[arg-type]
+
+
+@pytest.fixture(scope="module", params=["rsa", "ed25519"])
+def test_key(request: pytest.FixtureRequest) -> tuple[Signer, Any]:
+    """A Signer and the matching public key, for each key kind."""
+    pem, public = generate_test_key(request.param)
+    return Signer.from_key(KEY_ID, pem, clock=time.time), public
+
+
+def _check(headers: dict[str, str], public: Any, path: str, **kw: Any) -> str | None:
+    return check_auth(
+        headers.get, path, public_key=public, key_id=KEY_ID, now=time.time(), max_clock_skew=5, **kw
+    )
+
+
+def test_check_auth_accepts_both_kinds_and_takes_the_method(test_key: tuple[Signer, Any]) -> None:
+    """check_auth verifies RSA and Ed25519 signatures, over the method it is given (GET by
+    default); a query string on the request path is ignored."""
+    signer, public = test_key
+    get = signer.headers("GET", "/trade-api/ws/v2")
+    assert _check(get, public, "/trade-api/ws/v2?x=1") is None
+    assert _check(get, public, "/trade-api/ws/v2", method="POST") == "invalid signature"
+    post = signer.headers("POST", "/trade-api/v2/portfolio/events/orders")
+    assert _check(post, public, "/trade-api/v2/portfolio/events/orders", method="POST") is None
+    assert _check(post, public, "/trade-api/v2/portfolio/events/orders", method="post") is None
+    assert _check(post, public, "/trade-api/v2/portfolio/events/orders") == "invalid signature"
+
+
+def test_check_auth_rejects_wrong_signatures(test_key: tuple[Signer, Any]) -> None:
+    """A signature by another key of the same kind, by a key of the other kind, over
+    another path, or with one flipped bit is rejected."""
+    signer, public = test_key
+    path = "/trade-api/ws/v2"
+    headers = signer.headers("GET", path)
+    for kind in ("rsa", "ed25519"):
+        other_pem, _ = generate_test_key(kind)  # type: ignore[arg-type]
+        other = Signer.from_key(KEY_ID, other_pem).headers("GET", path)
+        assert _check(other, public, path) == "invalid signature"
+    assert _check(headers, public, "/trade-api/ws/v3") == "invalid signature"
+    raw = bytearray(base64.b64decode(headers[HEADER_SIGNATURE]))
+    raw[7] ^= 0x01
+    flipped = {**headers, HEADER_SIGNATURE: base64.b64encode(bytes(raw)).decode()}
+    assert _check(flipped, public, path) == "invalid signature"
+    assert _check({**headers, HEADER_SIGNATURE: "!!"}, public, path) == "malformed signature"
+    assert _check({**headers, HEADER_KEY: "other"}, public, path) == "unknown API key"

@@ -17,20 +17,19 @@ import base64
 import binascii
 import ssl
 from collections.abc import Callable
-from typing import Literal, TypeAlias
+from typing import Literal
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ed25519, padding, rsa
+
+from ..auth import PublicKey
 
 __all__ = ["PublicKey", "check_auth", "generate_test_key", "tls_context_pair"]
 
 HEADER_KEY = "KALSHI-ACCESS-KEY"
 HEADER_TIMESTAMP = "KALSHI-ACCESS-TIMESTAMP"
 HEADER_SIGNATURE = "KALSHI-ACCESS-SIGNATURE"
-
-#: A public key Kalshi can register for an API key: RSA or Ed25519.
-PublicKey: TypeAlias = rsa.RSAPublicKey | ed25519.Ed25519PublicKey
 
 
 def generate_test_key(kind: Literal["rsa", "ed25519"] = "rsa") -> tuple[bytes, PublicKey]:

@@ -85,7 +85,8 @@ class Reference:
             self.fills.append((maker.owner, maker.oid, yes, n, False))
             self.fills.append((order.owner, order.oid, yes, n, True))
             self._buy(maker.owner, maker.leg, maker.price, n, D(0))
-            self._buy(order.owner, order.leg, order.price, n, taker_fee(n, yes))
+            taker_px = yes if order.leg == "yes" else 1 - yes  # the maker's price, not ours
+            self._buy(order.owner, order.leg, taker_px, n, taker_fee(n, yes))
             maker.remaining -= n
             maker.filled += n
             order.filled += n

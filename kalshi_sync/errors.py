@@ -9,9 +9,14 @@ The tree::
     ├── ClientClosedError            use after close() (also a RuntimeError)
     ├── KalshiConnectionError        transport failure (also a ConnectionError)
     ├── KalshiTimeoutError           a wait ran out (also a TimeoutError)
-    └── HTTPStatusError              REST non-2xx answer (.status_code, .body)
-        ├── RateLimitError           HTTP 429
-        └── ExchangeUnavailableError HTTP 5xx
+    ├── HTTPStatusError              REST non-2xx answer (.status_code, .body)
+    │   ├── RateLimitError           HTTP 429 (.retry_after)
+    │   ├── ExchangeUnavailableError HTTP 5xx
+    │   └── OrderRejectedError       Kalshi refused an order request (.code, .message)
+    │       ├── OrderNotFoundError   HTTP 404: the order does not exist or no longer rests
+    │       └── DuplicateOrderError  HTTP 409: the client_order_id was used before
+    └── OrderStateUnknownError       a create whose outcome could not be learned
+                                     (.client_order_id): look it up before placing again
 
 Misuse errors also subclass the matching builtin (``RuntimeError``, ``ConnectionError``,
 ``TimeoutError``) so callers can catch either. No message ever contains key material.
@@ -24,12 +29,16 @@ import enum
 __all__ = [
     "AuthenticationError",
     "ClientClosedError",
+    "DuplicateOrderError",
     "ErrorCode",
     "ExchangeUnavailableError",
     "HTTPStatusError",
     "KalshiConnectionError",
     "KalshiError",
     "KalshiTimeoutError",
+    "OrderNotFoundError",
+    "OrderRejectedError",
+    "OrderStateUnknownError",
     "ProtocolError",
     "RateLimitError",
     "SubscriptionError",
@@ -140,8 +149,103 @@ class HTTPStatusError(KalshiError):
 
 
 class RateLimitError(HTTPStatusError):
-    """HTTP 429: Kalshi's REST token bucket is empty."""
+    """HTTP 429: Kalshi's REST token bucket is empty.
+
+    ``retry_after`` is the wait in seconds the server asked for (``Retry-After``), or None.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int = 429,
+        body: str = "",
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, body=body)
+        self.retry_after = retry_after
 
 
 class ExchangeUnavailableError(HTTPStatusError):
     """HTTP 5xx: Kalshi's side failed."""
+
+
+class OrderRejectedError(HTTPStatusError):
+    """Kalshi refused an order or portfolio request (a 4xx other than 401/403/429).
+
+    ``code`` is Kalshi's error code string (``"insufficient_balance"``, ``"market_closed"``,
+    ...) or None when the body had none; ``message`` its human-readable text.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int,
+        body: str = "",
+        code: str | None = None,
+        kalshi_message: str | None = None,
+    ) -> None:
+        super().__init__(message, status_code=status_code, body=body)
+        self.code = code
+        self.message = kalshi_message if kalshi_message is not None else message
+
+
+class OrderNotFoundError(OrderRejectedError):
+    """HTTP 404: the order does not exist, or no longer rests (cancelled or fully filled).
+
+    ``after_retry`` is True when an earlier attempt of the same cancel lost its answer: that
+    attempt may be what removed the order.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        status_code: int = 404,
+        body: str = "",
+        code: str | None = None,
+        kalshi_message: str | None = None,
+        after_retry: bool = False,
+    ) -> None:
+        super().__init__(
+            message, status_code=status_code, body=body, code=code, kalshi_message=kalshi_message
+        )
+        self.after_retry = after_retry
+
+
+class DuplicateOrderError(OrderRejectedError):
+    """HTTP 409: an order with this ``client_order_id`` already exists.
+
+    Raised when the caller reused an id, or when a retried create was answered 409 and the
+    order it matched could not be read back. Either way an order with ``client_order_id``
+    exists: do not place it again under a new id.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        client_order_id: str,
+        status_code: int = 409,
+        body: str = "",
+        code: str | None = None,
+        kalshi_message: str | None = None,
+    ) -> None:
+        super().__init__(
+            message, status_code=status_code, body=body, code=code, kalshi_message=kalshi_message
+        )
+        self.client_order_id = client_order_id
+
+
+class OrderStateUnknownError(KalshiError):
+    """A create's answer was lost and the order could not be found afterwards.
+
+    The order may or may not rest on the exchange. Look it up by ``client_order_id`` (or call
+    ``create_order`` again with the same ``client_order_id``: Kalshi refuses a second order
+    with it) before placing anything new. The last failure is ``__cause__``.
+    """
+
+    def __init__(self, message: str, *, client_order_id: str) -> None:
+        super().__init__(message)
+        self.client_order_id = client_order_id

@@ -1,24 +1,31 @@
-"""RestClient: the few Kalshi REST endpoints a WebSocket user needs (PROTOCOL.md §10).
+"""RestClient: Kalshi's REST API for a WebSocket user and a trading bot.
 
-The only module that imports ``requests``. Responses are parsed with floats read as
-``Decimal`` so no price or count ever passes through a float. Requests are signed when
-credentials are given (the full path, e.g. ``/trade-api/v2/markets/X/orderbook``, query
-excluded) and sent unsigned otherwise: the public market-data endpoints accept that.
+Market data (status, markets, order books), order entry on the V2 endpoints and portfolio reads
+(orders, fills, positions, balance), with the same credentials as the WebSocket client. The
+trading and portfolio methods live in :mod:`kalshi_sync._trading`, :mod:`kalshi_sync._batch`
+and :mod:`kalshi_sync._portfolio`; the HTTP transport (signing, token buckets, error mapping,
+retries) in :mod:`kalshi_sync._http`. Responses are parsed with floats read as ``Decimal`` so no
+price or count ever passes through a float. Requests are signed when credentials are given (the
+full path, e.g. ``/trade-api/v2/markets/X/orderbook``, query excluded) and sent unsigned
+otherwise: the public market-data endpoints accept that.
 
 Errors: 401/403 -> AuthenticationError, 429 -> RateLimitError, 5xx ->
 ExchangeUnavailableError, any other non-2xx (redirects included: they are not followed,
-because the signed headers would travel to the new location) -> HTTPStatusError, all with
-``status_code`` and a body excerpt. A 2xx whose body is not the JSON object expected ->
-ProtocolError. Transport failures -> KalshiConnectionError / KalshiTimeoutError.
+because the signed headers would travel to the new location) -> HTTPStatusError, or on the
+order and portfolio endpoints OrderRejectedError (Kalshi's ``.code``; 404 ->
+OrderNotFoundError), all with ``status_code`` and a body excerpt. A 2xx whose body is not the
+JSON object expected -> ProtocolError. Transport failures -> KalshiConnectionError /
+KalshiTimeoutError. Reads, cancels and other idempotent calls are retried on connection errors,
+5xx and 429; order creation follows the rules in :mod:`kalshi_sync._trading`.
 
 Thread safety: ``requests.Session`` is not documented as thread-safe; use one RestClient
-per thread (they are cheap) or serialise calls.
+per thread (they are cheap) or serialise calls. To share one rate budget between several
+clients, pass them the same ``rate_limiter``.
 """
 
 from __future__ import annotations
 
 import json
-import logging
 import time
 from collections.abc import Callable, Mapping
 from decimal import Decimal, InvalidOperation
@@ -28,40 +35,40 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
+from ._batch import BatchMixin
+from ._http import Transport
+from ._ratelimit import RateLimiter, RateLimits
+from ._rest_decoders import parse_exchange_status
+from .account import ExchangeStatus
 from .auth import KeySource, Signer
 from .environments import Environment, resolve_rest_url
-from .errors import (
-    AuthenticationError,
-    ClientClosedError,
-    ExchangeUnavailableError,
-    HTTPStatusError,
-    KalshiConnectionError,
-    KalshiError,
-    KalshiTimeoutError,
-    ProtocolError,
-    RateLimitError,
-)
+from .errors import ProtocolError
 from .orderbook import Orderbook
 
 __all__ = ["RestClient"]
 
-log = logging.getLogger("kalshi_sync")
-
-_EXCERPT = 300  # characters of a response body quoted in an error message
 _CENTS = Decimal(100)
 
 Level = tuple[Decimal, Decimal]
 
 
-class RestClient:
-    """A small synchronous client for Kalshi's REST API.
+class RestClient(BatchMixin):
+    """A synchronous client for Kalshi's REST API: market data, orders, portfolio.
 
     ``key_id`` and ``private_key`` (anything :func:`~kalshi_sync.auth.load_private_key`
-    accepts) go together; without them requests are unsigned. ``base_url`` overrides
-    ``environment`` (plaintext ``http://`` only to loopback unless ``allow_insecure``).
-    A ``session`` you pass is used as is (its CA bundle, proxies, adapters) and is not
-    closed by :meth:`close`; one the client creates is. TLS verification is never turned
+    accepts: RSA or Ed25519) go together; without them requests are unsigned (market data
+    only). ``base_url`` overrides ``environment`` (plaintext ``http://`` only to loopback unless
+    ``allow_insecure``; ``RestClient(key_id, key, base_url=server.rest_url)`` talks to the fake
+    exchange). A ``session`` you pass is used as is (its CA bundle, proxies, adapters) and is
+    not closed by :meth:`close`; one the client creates is. TLS verification is never turned
     off: a session with ``verify=False`` is refused (point ``verify`` at a CA bundle).
+
+    Rate limits: ``rate_limits`` (default :class:`~kalshi_sync.RateLimits`, Kalshi's Basic
+    tier) sets the client-side token buckets, ``None`` turns them off; ``rate_limiter`` shares
+    one limiter between clients. Retries: at most ``max_retries`` per call, waiting
+    ``backoff * 2**n`` seconds (capped at ``max_backoff``), or a 429's ``Retry-After`` when it
+    is at most ``max_retry_after``. ``clock`` (wall time, for signing), ``monotonic`` and
+    ``sleep`` are injectable so tests never wait for real.
     """
 
     def __init__(
@@ -76,43 +83,77 @@ class RestClient:
         clock: Callable[[], float] = time.time,
         allow_insecure: bool = False,
         password: bytes | str | None = None,
+        rate_limits: RateLimits | None = RateLimits(),  # noqa: B008 (frozen, shared safely)
+        rate_limiter: RateLimiter | None = None,
+        max_retries: int = 3,
+        backoff: float = 0.25,
+        max_backoff: float = 8.0,
+        max_retry_after: float = 30.0,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Callable[[float], None] = time.sleep,
     ) -> None:
         if (key_id is None) != (private_key is None):
             raise ValueError("give both key_id and private_key, or neither (unsigned requests)")
         if timeout <= 0:
             raise ValueError("timeout must be positive")
+        if isinstance(max_retries, bool) or not isinstance(max_retries, int) or max_retries < 0:
+            raise ValueError(f"max_retries must be an int >= 0, got {max_retries!r}")
+        if backoff < 0 or max_backoff < 0 or max_retry_after < 0:
+            raise ValueError("backoff, max_backoff and max_retry_after must be >= 0")
         if session is not None and session.verify is False:
             raise ValueError(
                 "the session has verify=False: TLS verification must stay on "
                 "(set session.verify to a CA bundle path for a private CA)"
             )
         self.base_url = resolve_rest_url(environment, base_url, allow_insecure=allow_insecure)
-        # The signed path includes the base path (/trade-api/v2), never the host.
-        self._base_path = urlsplit(self.base_url).path.rstrip("/")
         self.timeout = timeout
-        self._signer = (
+        signer = (
             Signer.from_key(key_id, private_key, password, clock=clock)
             if key_id is not None and private_key is not None
             else None
         )
+        if rate_limiter is None and rate_limits is not None:
+            rate_limiter = RateLimiter(rate_limits, monotonic=monotonic, sleep=sleep)
         self._owns_session = session is None
-        self._session = session if session is not None else requests.Session()
-        self._closed = False
+        self._http = Transport(
+            self.base_url,
+            # The signed path includes the base path (/trade-api/v2), never the host.
+            urlsplit(self.base_url).path.rstrip("/"),
+            signer=signer,
+            session=session if session is not None else requests.Session(),
+            timeout=timeout,
+            limiter=rate_limiter,
+            max_retries=max_retries,
+            backoff=backoff,
+            max_backoff=max_backoff,
+            max_retry_after=max_retry_after,
+            clock=clock,
+            sleep=sleep,
+        )
 
     @property
     def signed(self) -> bool:
         """True when requests carry the ``KALSHI-ACCESS-*`` auth headers."""
-        return self._signer is not None
+        return self._http.signer is not None
 
-    # -- endpoints ------------------------------------------------------------------------
+    @property
+    def rate_limiter(self) -> RateLimiter | None:
+        """The client-side token buckets (None when turned off)."""
+        return self._http.limiter
 
-    def get_exchange_status(self) -> dict[str, Any]:
-        """``GET /exchange/status``: ``exchange_active``, ``trading_active``, ..."""
-        return self._get("/exchange/status")
+    # -- market data ----------------------------------------------------------------------
+
+    def get_exchange_status(self) -> ExchangeStatus:
+        """``GET /exchange/status`` as :class:`~kalshi_sync.account.ExchangeStatus`.
+
+        The top-level ``exchange_active``/``trading_active`` describe exchange index 0 only;
+        ``indexes`` has one entry per shard (``status.index(2)`` for one of them).
+        """
+        return parse_exchange_status(self._http.call("GET", "/exchange/status"))
 
     def get_market(self, ticker: str) -> dict[str, Any]:
         """``GET /markets/{ticker}``: the ``market`` object."""
-        body = self._get(f"/markets/{_segment(ticker)}")
+        body = self._http.call("GET", f"/markets/{_segment(ticker)}")
         market = body.get("market")
         if not isinstance(market, dict):
             raise ProtocolError("market response has no 'market' object", frame=_dump(body))
@@ -129,26 +170,9 @@ class RestClient:
         """
         params = {"limit": 1000, **filters}
         markets: list[dict[str, Any]] = []
-        seen: set[str] = set()
-        while True:
-            body = self._get("/markets", params)
-            page = body.get("markets") or []  # null and absent both mean an empty page
-            if not isinstance(page, list):
-                raise ProtocolError("'markets' is not a list", frame=_dump(body))
+        for page in self._pages("/markets", "markets", params, orders=False):
             markets.extend(page)
-            cursor = body.get("cursor") or ""
-            if not cursor:
-                return markets
-            if not isinstance(cursor, str):
-                raise ProtocolError("'cursor' is not a string", frame=_dump(body))
-            if cursor in seen or cursor == filters.get("cursor"):
-                raise ProtocolError(
-                    f"GET /markets: the server repeated cursor {cursor[:40]!r} after "
-                    f"{len(markets)} markets; stopping instead of looping",
-                    frame=cursor,
-                )
-            seen.add(cursor)
-            params["cursor"] = cursor
+        return markets
 
     def get_orderbook(self, ticker: str, depth: int = 0) -> Orderbook:
         """``GET /markets/{ticker}/orderbook`` as an :class:`~kalshi_sync.orderbook.Orderbook`.
@@ -162,81 +186,19 @@ class RestClient:
         if isinstance(depth, bool) or not isinstance(depth, int) or depth < 0:
             raise ValueError(f"depth must be an int >= 0 (0 = all levels), got {depth!r}")
         params = {"depth": depth} if depth else None
-        body = self._get(f"/markets/{_segment(ticker)}/orderbook", params)
+        body = self._http.call("GET", f"/markets/{_segment(ticker)}/orderbook", params=params)
         yes, no = _parse_orderbook(body)
         return Orderbook.from_levels(ticker, yes, no, use_yes_price=False)
 
-    # -- plumbing -------------------------------------------------------------------------
-
-    def _get(self, path: str, params: Mapping[str, Any] | None = None) -> dict[str, Any]:
-        if self._closed:
-            raise ClientClosedError("this RestClient was closed; create a new one")
-        url = self.base_url + path
-        what = f"GET {path}"
-        headers = {"Accept": "application/json"}
-        if self._signer is not None:
-            headers.update(self._signer.headers("GET", self._base_path + path))
-        try:
-            resp = self._session.get(
-                url,
-                params=_query(params) if params else None,
-                headers=headers,
-                timeout=self.timeout,
-                # A redirect would carry the signed headers to wherever it points.
-                allow_redirects=False,
-            )
-        except requests.Timeout as exc:  # before ConnectionError: ConnectTimeout is both
-            raise KalshiTimeoutError(f"{what}: no answer within {self.timeout:g} s") from exc
-        except requests.RequestException as exc:
-            raise KalshiConnectionError(f"{what}: {type(exc).__name__}: {exc}") from exc
-        log.debug("%s -> %s", what, resp.status_code)
-        if not 200 <= resp.status_code < 300:
-            raise self._status_error(what, resp)
-        try:
-            # parse_float: "0.15" stays exact if Kalshi ever sends a JSON number.
-            body = json.loads(resp.text, parse_float=Decimal)
-        except ValueError:
-            raise ProtocolError(
-                f"{what}: HTTP {resp.status_code} with a body that is not JSON "
-                f"(Content-Type {resp.headers.get('Content-Type')!r})",
-                frame=resp.text,
-            ) from None
-        if not isinstance(body, dict):
-            raise ProtocolError(f"{what}: expected a JSON object", frame=resp.text)
-        return body
-
-    def _status_error(self, what: str, resp: requests.Response) -> KalshiError:
-        status = resp.status_code
-        text = resp.text
-        excerpt = " ".join(text[:_EXCERPT].split())
-        message = f"{what}: HTTP {status} {resp.reason or ''}".rstrip() + f": {excerpt}"
-        if status in (401, 403):
-            if self._signer is None:
-                hint = "this endpoint needs credentials: pass key_id and private_key"
-            else:
-                hint = (
-                    "check that the key id belongs to this private key and to this environment "
-                    "(demo and prod keys differ), and that this machine's clock is accurate "
-                    "(requests are signed with a timestamp)"
-                )
-            return AuthenticationError(f"{message} ({hint})", status_code=status)
-        if status == 429:
-            return RateLimitError(
-                f"{message} (rate limited: slow down and retry later)",
-                status_code=status,
-                body=text,
-            )
-        if status >= 500:
-            return ExchangeUnavailableError(message, status_code=status, body=text)
-        return HTTPStatusError(message, status_code=status, body=text)
+    # -- lifecycle ------------------------------------------------------------------------
 
     def close(self) -> None:
         """Close the session if this client created it. Idempotent."""
-        if self._closed:
+        if self._http.closed:
             return
-        self._closed = True
+        self._http.closed = True
         if self._owns_session:
-            self._session.close()
+            self._http.session.close()
 
     def __enter__(self) -> RestClient:
         return self
@@ -250,7 +212,8 @@ class RestClient:
         self.close()
 
     def __repr__(self) -> str:
-        who = f"key_id={self._signer.key_id!r}" if self._signer else "unsigned"
+        signer = self._http.signer
+        who = f"key_id={signer.key_id!r}" if signer else "unsigned"
         return f"RestClient({self.base_url!r}, {who})"
 
 
@@ -262,20 +225,6 @@ def _segment(ticker: str) -> str:
         raise ValueError(f"ticker must be a non-empty string, got {ticker!r}")
     # Tickers are [A-Z0-9.-]; quoting guards the path against anything else ("/", "?").
     return quote(ticker, safe="")
-
-
-def _query(params: Mapping[str, Any]) -> dict[str, str]:
-    out: dict[str, str] = {}
-    for name, value in params.items():
-        if value is None:
-            continue
-        if isinstance(value, bool):
-            out[name] = "true" if value else "false"
-        elif isinstance(value, (list, tuple, set, frozenset)):
-            out[name] = ",".join(str(v) for v in value)
-        else:
-            out[name] = str(value)
-    return out
 
 
 def _dump(body: object) -> str:

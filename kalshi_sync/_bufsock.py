@@ -1,13 +1,14 @@
 """Socket-level read buffering for the network thread: one large read, many small ones.
 
 websocket-client reads each frame with three exact-size ``recv()`` calls (header, length,
-payload), and syscalls are ~30% of its cost (TRANSPORT.md §5.3). :class:`BufferedSocket`
-wraps the connected (possibly TLS) socket, fills a reused buffer with one big
-``recv_into`` and serves the library's small reads from it; its ``pop_data_frame()`` lets
-the read loop in :mod:`kalshi_sync.connection` take plain unmasked text/binary frames
-straight out of that buffer, leaving everything else (control frames, fragments, frames
-split across reads) to the library. This module does not import ``websocket``: only
-``connection.py`` does.
+payload), and syscalls are ~30% of its cost (docs/transport.md, 'Performance').
+:class:`BufferedSocket` wraps the connected (possibly TLS) socket, fills a reused buffer
+with one big ``recv_into`` and serves the library's small reads from it; its
+``pop_data_frame()`` lets the read loop in :mod:`kalshi_sync.connection` take plain
+unmasked text/binary frames straight out of that buffer, leaving everything else (control
+frames, fragments, frames split across reads) to the library. A *masked* data frame is
+refused here: a server must never mask (RFC 6455 §5.1), and the library would unmask and
+deliver it. This module does not import ``websocket``: only ``connection.py`` does.
 """
 
 from __future__ import annotations
@@ -15,11 +16,28 @@ from __future__ import annotations
 import socket
 from typing import Any
 
-__all__ = ["BufferedSocket"]
+from .errors import ProtocolError
+
+__all__ = ["BufferedSocket", "MaskedFrameError"]
 
 # One recv() per batch of frames instead of three exact-size recv() calls per frame: the
-# library parses frames from our buffer (TRANSPORT.md §5.3: syscalls are ~30% of its cost).
+# library parses frames from our buffer (docs/transport.md, 'Performance': syscalls are
+# ~30% of its cost).
 _RECV_SIZE = 256 * 1024
+
+
+class MaskedFrameError(ProtocolError):
+    """The server sent a masked frame, which RFC 6455 §5.1 forbids: the connection must fail.
+
+    Raised by the fast path here and by the library's reader in :mod:`.connection`, so
+    whichever path sees the frame first refuses it and nothing from it is delivered.
+    """
+
+    def __init__(self) -> None:
+        super().__init__(
+            "the server sent a masked frame (RFC 6455 §5.1: a server must not mask); "
+            "failing the connection"
+        )
 
 
 class BufferedSocket:
@@ -64,8 +82,10 @@ class BufferedSocket:
         """The payload of the next frame if the buffer holds all of it and it is a plain
         data frame (FIN, text or binary, no RSV bits, unmasked); else None, consuming
         nothing, and websocket-client reads the frame (control frames, fragments, a frame
-        split across reads, anything unusual). Parsing here costs ~0.3 us a frame; the
-        library's frame objects, validation and three small reads cost ~6 us."""
+        split across reads, anything unusual). A masked text or binary frame raises
+        :class:`MaskedFrameError` (consuming nothing) as soon as its first two bytes are
+        buffered. Parsing here costs ~0.3 us a frame; the library's frame objects,
+        validation and three small reads cost ~6 us."""
         buf = self._buf
         pos = self._pos
         avail = len(buf) - pos
@@ -88,7 +108,9 @@ class BufferedSocket:
             n = int.from_bytes(buf[pos + 2 : pos + 10], "big")
             start = pos + 10
         else:
-            return None  # masked: a server must not mask; let the library decide
+            # The mask bit (length byte >= 128). Checked only after the common lengths,
+            # so plain frames pay nothing for it.
+            raise MaskedFrameError
         stop = start + n
         if stop > len(buf):
             return None

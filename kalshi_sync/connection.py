@@ -5,11 +5,14 @@ This is the only module that imports ``websocket``. It owns one named daemon thr
 upgrade, reads (websocket-client answers Kalshi's ``heartbeat`` pings there) and -- unlike a
 plain ``WebSocketApp`` -- every *send*. Commands from other threads go into an outbox and a
 wake-up socket tells the network thread to write them, so one ``SSLSocket`` is never used
-by two threads at once (TRANSPORT.md §2.6: OpenSSL objects are not thread-safe). The same
+by two threads at once (docs/transport.md, 'Thread safety of send': OpenSSL objects are
+not thread-safe). The same
 wake-up makes ``close()`` prompt from any thread, and the read loop itself watches for a
 silent server (no frame and no ping for ``stale_timeout``), so no watchdog thread exists.
 Reads go through :class:`~kalshi_sync._bufsock.BufferedSocket`, whose buffer the loop
-takes plain data frames from directly.
+takes plain data frames from directly. Both that fast path and the library's own frame
+reader refuse a *masked* server frame (RFC 6455 §5.1), which websocket-client alone would
+unmask and deliver: the connection fails with close code 1002 and is reconnected.
 
 The loop is ours, not websocket-client's ``reconnect=`` (fixed, uninterruptible sleep): a
 fresh ``WebSocketApp`` and freshly signed headers per attempt, jittered exponential backoff
@@ -32,9 +35,10 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import websocket
+from websocket._abnf import frame_buffer
 from websocket._dispatcher import Dispatcher, DispatcherBase, SSLDispatcher, WrappedDispatcher
 
-from ._bufsock import BufferedSocket
+from ._bufsock import BufferedSocket, MaskedFrameError
 from .errors import AuthenticationError, KalshiConnectionError
 
 __all__ = ["Connection", "DisconnectInfo"]
@@ -75,6 +79,20 @@ class _StaleConnection(websocket.WebSocketTimeoutException):
     """No frame and no ping for stale_timeout: the socket is a zombie."""
 
 
+class _ServerFrameBuffer(frame_buffer):
+    """websocket-client's frame reader, refusing masked frames.
+
+    The library unmasks a masked frame and delivers it; a client must instead fail the
+    connection (RFC 6455 §5.1). Checked on the header, before the payload is read, so
+    nothing of the frame reaches a callback -- control frames and fragments included.
+    """
+
+    def recv_header(self) -> None:
+        super().recv_header()
+        if self.has_mask():
+            raise MaskedFrameError
+
+
 class _Dispatcher(Dispatcher):
     """Read loop for one connection: frames, the outbox, stop requests and liveness.
 
@@ -94,6 +112,11 @@ class _Dispatcher(Dispatcher):
         if ws is None or ws.sock is None:
             return
         bsock: Any = ws.sock  # our BufferedSocket, passed in as the prepared socket
+        old = ws.frame_buffer
+        if not isinstance(old, _ServerFrameBuffer):
+            # No frame has been read yet (the upgrade answer is read line by line from
+            # the socket, not through the frame buffer), so nothing is lost by replacing it.
+            ws.frame_buffer = _ServerFrameBuffer(old.recv, old.skip_utf8_validation)
         buffered = bsock.buffered
         pop = bsock.pop_data_frame
         on_frame = conn._on_frame
@@ -145,6 +168,12 @@ class _Dispatcher(Dispatcher):
                     elif now - last_alive > conn.stale_timeout:
                         raise _StaleConnection(f"no frame and no ping for {conn.stale_timeout:g} s")
                     conn._tick(now)
+        except MaskedFrameError:
+            # Fail the connection (RFC 6455 §7.1.7): close 1002 without waiting for the
+            # peer's close -- more frames from a broken server are not worth reading.
+            with contextlib.suppress(Exception):
+                ws.close(status=websocket.STATUS_PROTOCOL_ERROR, timeout=0)
+            raise
         finally:
             sel.close()
 

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
-from kalshi_sync._bufsock import BufferedSocket
+from kalshi_sync._bufsock import BufferedSocket, MaskedFrameError
 
 TEXT, BINARY, CONT, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
 
@@ -154,8 +154,6 @@ def test_data_frame_after_a_partial_one_pops_once_complete(
 @pytest.mark.parametrize(
     "data",
     [
-        frame(b"masked", TEXT, mask=b"\x01\x02\x03\x04"),
-        frame(b"m" * 300, BINARY, mask=b"\x01\x02\x03\x04"),
         frame(b"", PING),
         frame(b"hb", PONG),
         frame(struct.pack("!H", 1000) + b"bye", CLOSE),
@@ -165,8 +163,6 @@ def test_data_frame_after_a_partial_one_pops_once_complete(
         bytes([0xC1, 3]) + b"rsv",  # RSV1 set (e.g. permessage-deflate)
     ],
     ids=[
-        "masked-text",
-        "masked-binary",
         "ping",
         "pong",
         "close",
@@ -179,14 +175,61 @@ def test_data_frame_after_a_partial_one_pops_once_complete(
 def test_unusual_frames_are_left_to_the_library(
     pair: tuple[socket.socket, BufferedSocket], data: bytes
 ) -> None:
-    """Masked, control, fragmented (FIN=0 or continuation) and RSV frames return None and
-    stay in the buffer untouched for websocket-client to read."""
+    """Control, fragmented (FIN=0 or continuation) and RSV frames return None and stay in
+    the buffer untouched for websocket-client to read."""
     writer, bs = pair
     fill(writer, bs, data + frame(b"next"))
     assert bs.pop_data_frame() is None
     assert bs.buffered() == len(data) + len(frame(b"next"))
     assert bs.recv(len(data)) == data
     assert bs.pop_data_frame() == b"next"
+
+
+MASK = b"\x01\x02\x03\x04"
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        frame(b"masked", TEXT, mask=MASK),
+        frame(b"m" * 300, BINARY, mask=MASK),
+        frame(b"M" * 70_000, TEXT, mask=MASK),
+        frame(b"masked", TEXT, mask=MASK)[:2],  # only the two header bytes have arrived
+    ],
+    ids=["masked-text", "masked-binary-16-bit", "masked-text-64-bit", "header-only"],
+)
+def test_masked_data_frame_raises(pair: tuple[socket.socket, BufferedSocket], data: bytes) -> None:
+    """A masked text or binary frame (a server must not mask, RFC 6455 §5.1) raises
+    MaskedFrameError as soon as its header is buffered, and consumes nothing."""
+    writer, bs = pair
+    fill(writer, bs, data)
+    with pytest.raises(MaskedFrameError, match="masked"):
+        bs.pop_data_frame()
+    assert bs.buffered() == len(data)
+
+
+def test_frames_before_a_masked_one_still_pop(pair: tuple[socket.socket, BufferedSocket]) -> None:
+    """Plain frames ahead of a masked one pop; the masked one then raises, and the frame
+    after it is never popped."""
+    writer, bs = pair
+    fill(writer, bs, frame(b"one") + frame(b"two", mask=MASK) + frame(b"three"))
+    assert bs.pop_data_frame() == b"one"
+    with pytest.raises(MaskedFrameError):
+        bs.pop_data_frame()
+    with pytest.raises(MaskedFrameError):  # still there: nothing was skipped past it
+        bs.pop_data_frame()
+
+
+def test_masked_control_frame_is_left_to_the_library(
+    pair: tuple[socket.socket, BufferedSocket],
+) -> None:
+    """A masked ping is not a data frame: it returns None for the library's reader (which
+    refuses it, see the connection tests)."""
+    writer, bs = pair
+    data = frame(b"hb", PING, mask=MASK)
+    fill(writer, bs, data)
+    assert bs.pop_data_frame() is None
+    assert bs.buffered() == len(data)
 
 
 def test_control_frame_between_data_frames(pair: tuple[socket.socket, BufferedSocket]) -> None:

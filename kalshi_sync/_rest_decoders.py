@@ -305,7 +305,8 @@ def parse_balance(body: _Body) -> Balance:
     there is read as cents, the unit of every integer money field of the older wire.
     """
     shards: list[ShardBalance] = []
-    breakdown = body.get("balance_breakdown") or []
+    breakdown = body.get("balance_breakdown")
+    breakdown = [] if breakdown is None else breakdown
     if not isinstance(breakdown, list):
         raise ProtocolError("'balance_breakdown' is not a list", frame=_dump(body))
     for raw in breakdown:
@@ -326,7 +327,8 @@ def parse_balance(body: _Body) -> Balance:
 
 def parse_exchange_status(body: _Body) -> ExchangeStatus:
     """``GET /exchange/status`` with one entry per ``exchange_index_statuses`` element."""
-    raw_indexes = body.get("exchange_index_statuses") or []
+    raw_indexes = body.get("exchange_index_statuses")
+    raw_indexes = [] if raw_indexes is None else raw_indexes
     if not isinstance(raw_indexes, list):
         raise ProtocolError("'exchange_index_statuses' is not a list", frame=_dump(body))
     indexes = []

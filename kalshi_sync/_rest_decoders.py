@@ -54,6 +54,7 @@ _RFC3339 = re.compile(
 # The Fill model is shared with the WebSocket side and may grow fields; only the ones it
 # declares are passed, so a REST fill always constructs.
 _FILL_FIELDS = frozenset(field.name for field in attrs.fields(Fill))
+_FILL_KEYS = ("market_ticker", "yes_price", "count")
 
 
 def _dump(value: object) -> str:
@@ -240,6 +241,7 @@ def parse_fill(raw: object) -> Fill:
     ``trade_id`` is the REST ``trade_id`` (Kalshi documents it as the same value as
     ``fill_id``), else ``fill_id``; ``ts`` is Unix seconds and ``ts_ms`` comes from
     ``created_time`` (else ``ts``), so fills from both sources compare on the same fields.
+    A fill without its market, price or count is still returned, naming them in ``missing``.
     """
     body = _object(raw, "fill")
     created = _text(body, "created_time")
@@ -271,6 +273,8 @@ def parse_fill(raw: object) -> Fill:
         "ts_ms": ts_ms,
         "raw": dict(body),
     }
+    # The fields a fill normally carries, named when absent, as the WebSocket decoder does.
+    values["missing"] = tuple(key for key in _FILL_KEYS if values[key] is None)
     return Fill(**{key: value for key, value in values.items() if key in _FILL_FIELDS})
 
 

@@ -235,6 +235,7 @@ def test_get_fills_are_websocket_fills(mock: responses.RequestsMock, rest: RestC
     assert fill.fee_cost == D("0.021") and fill.subaccount == 0
     assert (fill.ts, fill.ts_ms) == (1767225601, 1767225601500)
     assert query_of(mock.calls[0])["ticker"] == f"{TICKER},OTHER"
+    assert fill.missing == () and not fill.partial
 
 
 def test_fill_with_missing_fields_is_kept(mock: responses.RequestsMock, rest: RestClient) -> None:
@@ -243,6 +244,7 @@ def test_fill_with_missing_fields_is_kept(mock: responses.RequestsMock, rest: Re
     (fill,) = list(rest.get_fills())
     assert fill.trade_id == "f9" and fill.order_id == "o"
     assert fill.yes_price is None and fill.count is None and fill.ts_ms is None
+    assert fill.missing == ("market_ticker", "yes_price", "count") and fill.partial
 
 
 def test_fill_with_a_wrong_type_is_a_protocol_error(

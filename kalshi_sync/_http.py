@@ -33,6 +33,7 @@ import requests
 from ._ratelimit import Bucket, RateLimiter
 from ._rest_decoders import error_fields
 from .auth import Signer
+from .environments import user_agent
 from .errors import (
     AuthenticationError,
     ClientClosedError,
@@ -143,7 +144,7 @@ class Transport:
         if self.limiter is not None:
             self.limiter.acquire(bucket, cost)
         what = f"{method} {path}"
-        headers = {"Accept": "application/json"}
+        headers = {"Accept": "application/json", "User-Agent": user_agent()}
         data: bytes | None = None
         if body is not None:
             data = json.dumps(body, separators=(",", ":")).encode()

@@ -14,14 +14,14 @@ import os
 import ssl
 import threading
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import IO, TYPE_CHECKING, Any, TypeVar
 
 from . import protocol
 from .auth import Signer, credentials_from_env
 from .connection import Connection
 from .dispatch import Callback, Delivery, Router, in_callback
-from .environments import resolve_ws_url, ws_signing_path
+from .environments import check_extra_headers, resolve_ws_url, ws_signing_path
 from .errors import ClientClosedError, KalshiTimeoutError, ProtocolError
 from .models import Ok, SubscriptionInfo
 from .orderbook import BookStore, Orderbook
@@ -64,7 +64,11 @@ class KalshiClient:
         connect_timeout: float = 10.0,
         clock: Callable[[], float] = time.time,
         record: str | os.PathLike[str] | IO[str] | None = None,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> None:
+        # extra_headers: added to every handshake; never the signed KALSHI-ACCESS-* ones
+        # (ValueError here, before anything is opened).
+        extra = dict(check_extra_headers(extra_headers))
         if backoff_initial <= 0 or backoff_max < backoff_initial:
             raise ValueError("need 0 < backoff_initial <= backoff_max")
         if stale_timeout <= 0:
@@ -117,6 +121,7 @@ class KalshiClient:
             backoff_max=backoff_max,
             stale_timeout=stale_timeout,
             connect_timeout=connect_timeout,
+            extra_headers=extra,
         )
 
     @classmethod

@@ -14,6 +14,11 @@ takes plain data frames from directly. Both that fast path and the library's own
 reader refuse a *masked* server frame (RFC 6455 §5.1), which websocket-client alone would
 unmask and deliver: the connection fails with close code 1002 and is reconnected.
 
+The handshake sends ``User-Agent: kalshi-sync/<version>``, the caller's extra headers and
+the freshly signed ``KALSHI-ACCESS-*`` headers, and no ``Origin`` (docs/protocol.md,
+'Handshake headers': a browser header a bot has no reason to send, and one prod has been
+reported to answer with 403).
+
 The loop is ours, not websocket-client's ``reconnect=`` (fixed, uninterruptible sleep): a
 fresh ``WebSocketApp`` and freshly signed headers per attempt, jittered exponential backoff
 that resets after a healthy connection, and waits on an ``Event`` that ``close()`` sets.
@@ -30,7 +35,7 @@ import ssl
 import threading
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -39,6 +44,7 @@ from websocket._abnf import frame_buffer
 from websocket._dispatcher import Dispatcher, DispatcherBase, SSLDispatcher, WrappedDispatcher
 
 from ._bufsock import BufferedSocket, MaskedFrameError
+from .environments import check_extra_headers, user_agent
 from .errors import AuthenticationError, KalshiConnectionError
 
 __all__ = ["Connection", "DisconnectInfo"]
@@ -205,6 +211,10 @@ class Connection:
       - ``on_tick(now)``: about every 0.25 s while connected (deadlines, housekeeping).
       - ``on_fatal(exc)``: the loop stopped for good (authentication refused, or a crash);
         no ``on_disconnected`` follows for that attempt.
+    ``headers`` returns the signed ``KALSHI-ACCESS-*`` headers, called once per attempt;
+    ``extra_headers`` are added to every handshake (ValueError at construction for a
+    signed, handshake-owned or malformed header; see
+    :func:`~kalshi_sync.environments.check_extra_headers`).
     Thread safety: ``send`` and ``close`` may be called from any thread.
     """
 
@@ -225,7 +235,9 @@ class Connection:
         stale_timeout: float = 30.0,
         connect_timeout: float = 10.0,
         healthy_after: float = 10.0,
+        extra_headers: Mapping[str, str] | None = None,
     ) -> None:
+        extra = check_extra_headers(extra_headers)
         parts = urlsplit(url)
         if parts.scheme not in ("ws", "wss") or not parts.hostname:
             raise ValueError(f"not a WebSocket URL: {url!r}")
@@ -234,6 +246,13 @@ class Connection:
         self._port = parts.port or (443 if parts.scheme == "wss" else 80)
         self._secure = parts.scheme == "wss"
         self._headers = headers
+        # Unsigned handshake headers, fixed for the connection's life; a User-Agent among
+        # the caller's extra headers replaces ours.
+        base: dict[str, str] = {}
+        if all(name.lower() != "user-agent" for name, _ in extra):
+            base["User-Agent"] = user_agent()
+        base.update(extra)
+        self._base_headers = base
         self._on_connected = on_connected
         self._on_frame = on_frame
         self._on_disconnected = on_disconnected
@@ -455,7 +474,7 @@ class Connection:
         app = _App(
             self,
             self.url,
-            header=self._headers(),
+            header={**self._base_headers, **self._headers()},
             on_open=on_open,
             on_message=lambda _app, data: self._on_frame(data),
             on_error=on_error,
@@ -463,7 +482,8 @@ class Connection:
             socket=BufferedSocket(sock),
         )
         try:
-            app.run_forever(skip_utf8_validation=True)
+            # suppress_origin: websocket-client would send "Origin: http(s)://host".
+            app.run_forever(skip_utf8_validation=True, suppress_origin=True)
         finally:
             with self._lock:
                 self._app = None
@@ -474,14 +494,8 @@ class Connection:
         error = state["error"]
         status = getattr(error, "status_code", None)
         if isinstance(error, websocket.WebSocketBadStatusException) and status in (401, 403):
-            body = getattr(error, "resp_body", b"") or b""
-            if isinstance(body, bytes):
-                body = body.decode("utf-8", "replace")
             fatal = AuthenticationError(
-                f"Kalshi refused the handshake with HTTP {status}: {str(body)[:200]!r}. "
-                "Check the API key id, the private key, the environment (demo and prod "
-                "keys differ) and that the clock is in sync (signatures carry a timestamp).",
-                status_code=status,
+                _refusal_message(status, getattr(error, "resp_body", None)), status_code=status
             )
             self._safe_fatal(fatal)  # the owner reports the final disconnect itself
             return "fatal"
@@ -502,3 +516,40 @@ class Connection:
             self._on_disconnected(info)
         except Exception:
             log.exception("on_disconnected handler failed")
+
+
+# How much of a refusal's body an error message shows: enough for a CDN's "Request
+# blocked" line or Kalshi's JSON error, not a whole HTML page.
+_BODY_SHOWN = 200
+
+
+def _printable_body(body: object) -> str:
+    """The response body as one printable line, truncated (for an error message)."""
+    if isinstance(body, bytes):
+        body = body.decode("utf-8", "replace")
+    text = " ".join(str(body or "").split())  # newlines and runs of spaces -> one space
+    text = "".join(ch if ch.isprintable() else "?" for ch in text)
+    if len(text) > _BODY_SHOWN:
+        text = text[:_BODY_SHOWN] + "..."
+    return repr(text) if text else "(empty body)"
+
+
+def _refusal_message(status: int, body: object) -> str:
+    """The AuthenticationError text for a 401 or 403 handshake answer."""
+    shown = _printable_body(body)
+    if status == 401:
+        return (
+            f"Kalshi refused the handshake with HTTP 401 (authentication failed): {shown}. "
+            "Check the API key id, the private key, the environment (demo and prod keys "
+            "differ) and that the clock is in sync (signatures carry a timestamp)."
+        )
+    # A 403 is not necessarily about the key: CloudFront in front of prod answers 403
+    # for blocked IPs and regions, and has been reported to for some handshakes
+    # (docs/protocol.md, 'Handshake headers').
+    return (
+        f"The WebSocket handshake was refused with HTTP 403 Forbidden: {shown}. This may "
+        "not be your key: a 403 also comes from a block in front of the exchange (your IP "
+        "address or region refused by its CDN or firewall) or from a key that lacks the "
+        "permission needed. If REST calls with the same key work, suspect a block; "
+        "otherwise check the API key id, the private key and the environment."
+    )

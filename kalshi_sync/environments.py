@@ -1,14 +1,16 @@
-"""Kalshi environments (prod, demo) and the validation of custom WebSocket and REST URLs.
+"""Kalshi environments (prod, demo), the validation of custom WebSocket and REST URLs, and
+the headers the client identifies itself with.
 
-The defaults are the dedicated external hosts Kalshi recommends (PROTOCOL.md §1.1/§1.2);
-the older shared hosts (``api.elections.kalshi.com``, ``demo-api.kalshi.co``) still work
-and can be passed as a custom URL. Request signing is the same on every host: only the
-path is signed (§1.3). Pure: no I/O.
+The defaults are the dedicated external hosts Kalshi recommends (docs/protocol.md,
+'Endpoints'); the older shared hosts (``api.elections.kalshi.com``, ``demo-api.kalshi.co``)
+still work and can be passed as a custom URL. Request signing is the same on every host:
+only the path is signed. Pure: no I/O.
 """
 
 from __future__ import annotations
 
 import ipaddress
+import re
 from collections.abc import Mapping
 from types import MappingProxyType
 from urllib.parse import SplitResult, urlsplit
@@ -21,15 +23,17 @@ __all__ = [
     "PROD",
     "WS_PATH",
     "Environment",
+    "check_extra_headers",
     "get_environment",
     "is_loopback_host",
     "resolve_rest_url",
     "resolve_ws_url",
+    "user_agent",
     "ws_signing_path",
 ]
 
 WS_PATH = "/trade-api/ws/v2"
-"""The WebSocket path, which is also the path signed for the handshake (PROTOCOL.md §1.3)."""
+"""The WebSocket path, which is also the path signed for the handshake."""
 
 
 @attrs.frozen
@@ -170,3 +174,85 @@ def ws_signing_path(url: str | None = None) -> str:
     if url is None:
         return WS_PATH
     return urlsplit(url.strip()).path or "/"
+
+
+def user_agent() -> str:
+    """The ``User-Agent`` sent on the WebSocket handshake and on REST requests:
+    ``kalshi-sync/<version>``.
+
+    A non-browser client says who it is and sends no ``Origin`` (docs/protocol.md,
+    'Handshake headers').
+    """
+    # Imported here: this module is imported while the package itself is initialising.
+    from . import __version__
+
+    return f"kalshi-sync/{__version__}"
+
+
+# RFC 9110 §5.6.2 token characters: what a header name may consist of.
+_TOKEN = re.compile(r"[!#$%&'*+\-.^_`|~0-9A-Za-z]+")
+# Control characters other than horizontal tab; CR and LF would inject headers.
+_CONTROL = re.compile(r"[\x00-\x08\x0a-\x1f\x7f]")
+# Signed per request by the client: an override would break (or forge) the signature.
+_SIGNED = frozenset({"kalshi-access-key", "kalshi-access-timestamp", "kalshi-access-signature"})
+# Written by the WebSocket handshake itself: a second copy would make it malformed.
+_HANDSHAKE_OWNED = frozenset(
+    {
+        "host",
+        "upgrade",
+        "connection",
+        "content-length",
+        "transfer-encoding",
+        "sec-websocket-key",
+        "sec-websocket-version",
+        "sec-websocket-extensions",
+        "sec-websocket-protocol",
+        "sec-websocket-accept",
+    }
+)
+
+
+def check_extra_headers(headers: Mapping[str, str] | None) -> tuple[tuple[str, str], ...]:
+    """Validate headers a user adds to the handshake; returns them as an immutable copy.
+
+    Refused with ``ValueError``: the three ``KALSHI-ACCESS-*`` headers (the client signs
+    every request itself), the headers the WebSocket handshake writes (``Host``,
+    ``Upgrade``, ``Connection``, ``Sec-WebSocket-*``, ...), names that are not HTTP tokens
+    and values containing CR, LF or other control characters (header injection). Names
+    are compared case-insensitively. Values are never echoed in an error: they may be
+    secrets (a proxy token). ``User-Agent`` may be given and replaces the default.
+    Surrounding whitespace is stripped from values.
+    """
+    if headers is None:
+        return ()
+    if not isinstance(headers, Mapping):
+        raise TypeError(f"extra_headers must be a mapping, not {type(headers).__name__}")
+    checked: list[tuple[str, str]] = []
+    seen: set[str] = set()
+    for name, value in headers.items():
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise TypeError("extra_headers names and values must be str")
+        lower = name.lower()
+        if not _TOKEN.fullmatch(name):
+            raise ValueError(
+                f"extra_headers: {name[:100]!r} is not a valid header name (no spaces, "
+                "colons, CR or LF)"
+            )
+        if lower in _SIGNED:
+            raise ValueError(
+                f"extra_headers may not set {name}: the client signs every request with "
+                "KALSHI-ACCESS-KEY, KALSHI-ACCESS-TIMESTAMP and KALSHI-ACCESS-SIGNATURE itself"
+            )
+        if lower in _HANDSHAKE_OWNED or lower.startswith("sec-websocket-"):
+            raise ValueError(
+                f"extra_headers may not set {name}: the WebSocket handshake writes it itself"
+            )
+        if _CONTROL.search(value):
+            raise ValueError(
+                f"extra_headers[{name!r}]: the value contains CR, LF or another control character"
+            )
+        if lower in seen:
+            raise ValueError(f"extra_headers sets {name} twice (names are case-insensitive)")
+        seen.add(lower)
+        checked.append((name, value.strip()))
+    return tuple(checked)

@@ -1,32 +1,36 @@
-"""Environments and URL validation (PROTOCOL.md §1): defaults, overrides, plaintext refusal."""
+"""Environments and URL validation (docs/protocol.md, 'Endpoints'): defaults, overrides,
+plaintext refusal; the User-Agent and the validation of extra handshake headers."""
 
 from __future__ import annotations
 
 import attrs
 import pytest
 
+import kalshi_sync
 from kalshi_sync.environments import (
     DEMO,
     PROD,
     WS_PATH,
     Environment,
+    check_extra_headers,
     get_environment,
     is_loopback_host,
     resolve_rest_url,
     resolve_ws_url,
+    user_agent,
     ws_signing_path,
 )
 
 
 def test_prod_uses_recommended_dedicated_hosts() -> None:
-    """PROD points at the dedicated external hosts of PROTOCOL §1.1/§1.2."""
+    """PROD points at the dedicated external hosts Kalshi recommends."""
     assert PROD.name == "prod"
     assert PROD.ws_url == "wss://external-api-ws.kalshi.com/trade-api/ws/v2"
     assert PROD.rest_url == "https://external-api.kalshi.com/trade-api/v2"
 
 
 def test_demo_uses_recommended_dedicated_hosts() -> None:
-    """DEMO points at the dedicated demo hosts of PROTOCOL §1.1/§1.2."""
+    """DEMO points at the dedicated demo hosts Kalshi recommends."""
     assert DEMO.name == "demo"
     assert DEMO.ws_url == "wss://external-api-ws.demo.kalshi.co/trade-api/ws/v2"
     assert DEMO.rest_url == "https://external-api.demo.kalshi.co/trade-api/v2"
@@ -188,3 +192,84 @@ def test_is_loopback_host() -> None:
 def test_ws_signing_path(url: str | None, path: str) -> None:
     """The signed handshake path is the URL's path without query; '/' when the URL has none."""
     assert ws_signing_path(url) == path
+
+
+# -- User-Agent and extra handshake headers ---------------------------------------------------
+
+
+def test_user_agent_names_the_package_and_version() -> None:
+    """The User-Agent is kalshi-sync/<package version>."""
+    assert user_agent() == f"kalshi-sync/{kalshi_sync.__version__}"
+
+
+def test_extra_headers_are_copied_in_order() -> None:
+    """Valid extra headers come back as an immutable copy, in order; None gives nothing."""
+    given = {"X-Bot": "alpha 1", "User-Agent": "mybot/2 kalshi-sync", "Origin": "https://me"}
+    checked = check_extra_headers(given)
+    assert checked == tuple(given.items())
+    given["X-Bot"] = "changed"
+    assert checked[0] == ("X-Bot", "alpha 1")
+    assert check_extra_headers(None) == ()
+    assert check_extra_headers({}) == ()
+
+
+@pytest.mark.parametrize(
+    "name",
+    [
+        "KALSHI-ACCESS-KEY",
+        "kalshi-access-timestamp",
+        "Kalshi-Access-Signature",
+        "KALSHI-access-KEY",
+    ],
+)
+def test_signed_headers_cannot_be_overridden(name: str) -> None:
+    """The three signed KALSHI-ACCESS-* headers are refused in any letter case."""
+    with pytest.raises(ValueError, match="signs every request"):
+        check_extra_headers({name: "forged"})
+
+
+@pytest.mark.parametrize(
+    "name", ["Host", "upgrade", "Connection", "Sec-WebSocket-Key", "sec-websocket-extensions"]
+)
+def test_handshake_owned_headers_are_refused(name: str) -> None:
+    """Headers the WebSocket handshake writes itself are refused (a duplicate breaks it)."""
+    with pytest.raises(ValueError, match="handshake writes it itself"):
+        check_extra_headers({name: "x"})
+
+
+@pytest.mark.parametrize(
+    "value", ["a\r\nX-Injected: 1", "a\nb", "a\rb", "a\x00b", "a\x7fb"], ids=repr
+)
+def test_values_with_cr_lf_or_controls_are_refused_without_echo(value: str) -> None:
+    """A value with CR, LF, NUL or DEL is refused (header injection); the message names the
+    header but never quotes the value (it may be a secret)."""
+    with pytest.raises(ValueError, match=r"X-Token.*CR, LF") as info:
+        check_extra_headers({"X-Token": value})
+    assert value not in str(info.value)
+    assert "Injected" not in str(info.value)
+
+
+@pytest.mark.parametrize("name", ["X Bad", "X:Bad", "X-Bad\r\n", "", "X-\u00e9"], ids=repr)
+def test_bad_header_names_are_refused(name: str) -> None:
+    """A header name that is not an HTTP token (space, colon, CR/LF, empty, non-ASCII)."""
+    with pytest.raises(ValueError, match="not a valid header name"):
+        check_extra_headers({name: "v"})
+
+
+def test_tab_in_a_value_is_allowed() -> None:
+    """Horizontal tab is legal inside a header value."""
+    assert check_extra_headers({"X-A": "a\tb"}) == (("X-A", "a\tb"),)
+
+
+def test_same_header_twice_in_different_case_is_refused() -> None:
+    """Names are case-insensitive: X-A and x-a together are ambiguous."""
+    with pytest.raises(ValueError, match="twice"):
+        check_extra_headers({"X-A": "1", "x-a": "2"})
+
+
+def test_non_str_headers_are_type_errors() -> None:
+    """Names and values must be str; the mapping must be a mapping."""
+    with pytest.raises(TypeError):
+        check_extra_headers({"X-A": 1})  # type: ignore[dict-item]
+    with pytest.raises(TypeError):
+        check_extra_headers([("X-A", "1")])  # type: ignore[arg-type]

@@ -80,6 +80,7 @@ class FakeKalshiServer(ServerState):
         self._max_clock_skew = max_clock_skew
         self._path = path
         self._clock = clock
+        self._refuse_body: str | None = None  # guarded by _lock, as the other refuse_* state
 
         self._lifecycle_lock = threading.Lock()  # serialises start/stop/restart
         self._server: Server | None = None
@@ -216,6 +217,7 @@ class FakeKalshiServer(ServerState):
             if refused:
                 self._refuse_remaining -= 1
             refuse_status, auth_failure = self._refuse_status, self._auth_failure
+            refuse_body = self._refuse_body
         now = self._clock()
         if refused:
             status, reason = refuse_status, "refused by test"
@@ -245,6 +247,8 @@ class FakeKalshiServer(ServerState):
             self._cond.notify_all()
         if status == 101:
             return None
+        if refused and refuse_body is not None:
+            return connection.respond(status, refuse_body)
         return connection.respond(status, reason + "\n")
 
     # ---- market state and scripting ---------------------------------------------------
@@ -393,12 +397,14 @@ class FakeKalshiServer(ServerState):
         except Exception:
             logger.debug("fake server: clean close failed", exc_info=True)
 
-    def refuse_next_handshakes(self, n: int, status: int = 503) -> None:
-        """Answer the next ``n`` upgrade requests with HTTP ``status`` (before auth)."""
+    def refuse_next_handshakes(self, n: int, status: int = 503, body: str | None = None) -> None:
+        """Answer the next ``n`` upgrade requests with HTTP ``status`` (before auth) and
+        ``body`` (default ``"refused by test\\n"``), e.g. a CDN's 403 page."""
         http.HTTPStatus(status)  # fail here, not inside a handshake, on a bogus status
         with self._lock:
             self._refuse_remaining = n
             self._refuse_status = status
+            self._refuse_body = body
 
     def set_auth_failure(self, enabled: bool) -> None:
         """While enabled every handshake gets 401, as when a key is revoked."""

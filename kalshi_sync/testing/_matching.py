@@ -152,6 +152,7 @@ class MatchingEngine(BookQueues):
         if owner is not None and client_order_id is not None:
             self._client_ids.setdefault(owner, set()).add(client_order_id)
         self._orders[order.order_id] = order
+        self._tickers[ticker] = None
         final = self._take(order, act, cap, entering=True)
         return act.outcome(final)
 

@@ -68,6 +68,7 @@ class BookQueues:
         self._orders: dict[str, OrderState] = {}  # named owners' orders, and resting ones
         # (ticker, leg) -> leg price -> order ids, oldest first (the queue)
         self._queues: dict[tuple[str, Leg], dict[Decimal, list[str]]] = {}
+        self._tickers: dict[str, None] = {}  # every market seen, in first-seen order
 
     # ---- reads ----------------------------------------------------------------------
 
@@ -88,13 +89,15 @@ class BookQueues:
         return [self._orders[i] for p in sorted(levels, reverse=True) for i in levels[p]]
 
     def tickers(self) -> list[str]:
-        return list(dict.fromkeys(t for t, _ in self._queues))
+        """Every market that had a book or an order, in first-seen order."""
+        return list(self._tickers)
 
     # ---- scripted liquidity -----------------------------------------------------------
 
     def set_book(self, ticker: str, yes: Iterable[Level] = (), no: Iterable[Level] = ()) -> None:
         """Replace the anonymous liquidity of a market (named owners' orders stay); the
         BookStore becomes the sum of what rests. Emits nothing (like the plain fake)."""
+        self._tickers[ticker] = None
         for side in ("yes", "no"):
             levels = self._queues.get((ticker, side), {})
             for price in list(levels):
@@ -115,6 +118,7 @@ class BookQueues:
         orders: where they rest it is capped at the anonymous quantity (and the capped delta
         is returned); elsewhere the delta is returned as given, and the level floors at 0
         exactly as a client applying it does."""
+        self._tickers[ticker] = None
         if delta > 0:
             self._enqueue(self._anonymous(ticker, leg, price, delta, 0))
             self.books.apply_delta(ticker, leg, price, delta)
@@ -209,6 +213,7 @@ class BookQueues:
         return order.order_id in queue
 
     def _enqueue(self, order: OrderState) -> None:
+        self._tickers[order.ticker] = None
         self._orders[order.order_id] = order
         levels = self._queues.setdefault((order.ticker, order.leg), {})
         levels.setdefault(order.leg_price, []).append(order.order_id)

@@ -43,10 +43,18 @@ logger = logging.getLogger("kalshi_sync.testing")
 class Conn:
     """Server-side bookkeeping for one live WebSocket connection."""
 
-    def __init__(self, index: int, ws: ServerConnection, session: Session, now: float) -> None:
+    def __init__(
+        self,
+        index: int,
+        ws: ServerConnection,
+        session: Session,
+        now: float,
+        owner: str | None = None,
+    ) -> None:
         self.index = index
         self.ws = ws
         self.session = session
+        self.owner = owner  # the handshake's API key id: whose private messages it gets
         self.outbox: deque[str | bytes] = deque()
         self.send_lock = threading.Lock()  # guards: writes to ws, in outbox order
         self.next_ping = now  # monotonic time of the next heartbeat
@@ -98,7 +106,9 @@ class ServerState:
                 pending_faults=self._pending_faults,
             )
             first_ping = time.monotonic() + (self._ping_interval or 0.0)
-            conn = Conn(self._next_index, ws, session, first_ping)
+            request = ws.request
+            owner = request.headers.get("KALSHI-ACCESS-KEY") if request is not None else None
+            conn = Conn(self._next_index, ws, session, first_ping, owner)
             self._next_index += 1
             self._conns[conn.index] = conn
             self._cond.notify_all()

@@ -32,8 +32,9 @@ from websockets.sync.server import Server, ServerConnection, serve
 from ._books import Level, NumberLike, to_decimal
 from ._heartbeat import run_heartbeats
 from ._keys import PublicKey, check_auth
+from ._rest import RestSide
 from ._session import Fault
-from ._state import Conn, ServerState, logger
+from ._state import Conn, logger
 from ._wire import Frame, error_frame, to_json
 
 __all__ = ["FakeKalshiServer"]
@@ -42,7 +43,7 @@ __all__ = ["FakeKalshiServer"]
 _CLOSE_TIMEOUT = 1.0
 
 
-class FakeKalshiServer(ServerState):
+class FakeKalshiServer(RestSide):
     """A loopback Kalshi WebSocket server that tests can script.
 
     Construct, then :meth:`start` (or use ``with``); connect clients to :attr:`url`.
@@ -52,7 +53,9 @@ class FakeKalshiServer(ServerState):
     ``ping_interval`` = seconds between ``heartbeat`` pings (None: never);
     ``pong_timeout`` drops a client whose pong is that late; ``control_consumes_seq``
     makes ``ok``/``unsubscribed`` replies take the sid's next seq (else the current one);
-    ``clock`` supplies "now" in epoch seconds for timestamp checks and ``ts_ms``.
+    ``clock`` supplies "now" in epoch seconds for timestamp checks and ``ts_ms``;
+    ``rest=True`` also serves the REST API with a matching engine at :attr:`rest_url`
+    (docs/trading.md, "The fake exchange").
     """
 
     def __init__(
@@ -67,6 +70,7 @@ class FakeKalshiServer(ServerState):
         control_consumes_seq: bool = True,
         path: str = "/trade-api/ws/v2",
         clock: Callable[[], float] = time.time,
+        rest: bool = False,
     ) -> None:
         if ping_interval is not None and ping_interval <= 0:
             raise ValueError("ping_interval must be > 0 or None")
@@ -80,6 +84,7 @@ class FakeKalshiServer(ServerState):
         self._max_clock_skew = max_clock_skew
         self._path = path
         self._clock = clock
+        self._rest = rest
         self._refuse_body: str | None = None  # guarded by _lock, as the other refuse_* state
 
         self._lifecycle_lock = threading.Lock()  # serialises start/stop/restart
@@ -101,6 +106,8 @@ class FakeKalshiServer(ServerState):
             if self._started:
                 return self
             self._listen(0)
+            if self._rest:
+                self._rest_listen(0)
             self._started = True
             if self._ping_interval is not None:
                 self._pinger = threading.Thread(
@@ -124,6 +131,7 @@ class FakeKalshiServer(ServerState):
             self._wake.set()
             if self._server is not None:
                 self._server.shutdown(code=1001)
+            self._rest_close(final=True)
             with self._lock:
                 closers = list(self._closers)
             for thread in [self._serve_thread, self._pinger, *closers]:
@@ -143,9 +151,13 @@ class FakeKalshiServer(ServerState):
             self._server.shutdown()
             if self._serve_thread is not None:
                 self._serve_thread.join()
+            if self._rest:
+                self._rest_close(final=False)
             if downtime > 0:
                 self._stop_event.wait(downtime)
             self._listen(self._port)
+            if self._rest:
+                self._rest_listen(self._rest_port)
 
     def __enter__(self) -> FakeKalshiServer:
         return self.start()
@@ -254,9 +266,10 @@ class FakeKalshiServer(ServerState):
     # ---- market state and scripting ---------------------------------------------------
 
     def set_book(self, ticker: str, yes: Iterable[Level] = (), no: Iterable[Level] = ()) -> None:
-        """Replace a market's book (no-leg prices on ``no``); sends nothing."""
+        """Replace a market's book (no-leg prices on ``no``); sends nothing. Orders that
+        users placed keep resting: what is replaced is "the market's" liquidity."""
         with self._lock:
-            self._books.set_book(ticker, yes, no)
+            self._engine.set_book(ticker, yes, no)
 
     def book(self, ticker: str) -> tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]:
         """The server's truth as copies: (yes, no), price -> count, no-leg prices on no."""
@@ -272,19 +285,26 @@ class FakeKalshiServer(ServerState):
         *,
         client_order_id: str | None = None,
     ) -> None:
-        """Update the book and publish an ``orderbook_delta`` to every covering subscription."""
+        """Update the book and publish an ``orderbook_delta`` to every covering subscription.
+
+        The change is "the market's" liquidity: it never matches, and a pull never removes
+        users' orders (where they rest it is capped, and the capped delta is published)."""
         p, d = to_decimal(price), to_decimal(delta)
         if side not in ("yes", "no"):
             raise ValueError(f"side must be 'yes' or 'no', not {side!r}")
         ts_ms = int(self._clock() * 1000)
 
+        published = [d]
+
         def prepare() -> None:
-            self._books.apply_delta(ticker, side, p, d)
+            published[0] = self._engine.add_liquidity(ticker, side, p, d)  # type: ignore[arg-type]
 
         def build(conn: Conn) -> list[Frame | str | bytes]:
+            if not published[0]:
+                return []
             return list(
                 conn.session.delta_frames(
-                    ticker, side, p, d, ts_ms=ts_ms, client_order_id=client_order_id
+                    ticker, side, p, published[0], ts_ms=ts_ms, client_order_id=client_order_id
                 )
             )
 

@@ -1,6 +1,7 @@
 """Fixtures of the fake-exchange REST tests (load with
-``pytest_plugins = ["_fake_rest_fixtures"]``): one RSA key, a server with ``rest=True``
-verifying it, and a signed caller."""
+``pytest_plugins = ["_fake_rest_fixtures"]``): the run's RSA key (conftest's ``key_pair``,
+so ``private_pem`` signs for the same server), a server with ``rest=True`` verifying it, and
+a signed caller."""
 
 from __future__ import annotations
 
@@ -10,13 +11,12 @@ from typing import Any
 import pytest
 from _fake_rest_helpers import Api, PrivateKey, load
 
-from kalshi_sync.testing import FakeKalshiServer, generate_test_key
+from kalshi_sync.testing import FakeKalshiServer
 
 
 @pytest.fixture(scope="session")
-def rsa_pair() -> tuple[PrivateKey, Any]:
-    pem, public = generate_test_key()
-    return load(pem), public
+def rsa_pair(key_pair: tuple[bytes, Any]) -> tuple[PrivateKey, Any]:
+    return load(key_pair[0]), key_pair[1]
 
 
 @pytest.fixture

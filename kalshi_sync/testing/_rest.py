@@ -16,6 +16,7 @@ import copy
 import json
 import re
 import threading
+import time
 from collections.abc import Callable
 from decimal import Decimal
 from typing import Any
@@ -65,6 +66,7 @@ class RestSide(ExchangeState):
         self._rest_port = 0
         self._rest_faults = RestFaults(REST_BASE)
         self._rest_requests: list[dict[str, Any]] = []
+        self._rest_version = 0  # bumped whenever a request record is added or completed
         self._rest_stop = threading.Event()  # set by stop(): ends delays and the expiry thread
         self._expiry_thread: threading.Thread | None = None
 
@@ -115,28 +117,36 @@ class RestSide(ExchangeState):
             "body": None,
             "status": None,
             "fault": None,
+            "answered": False,
         }
         try:
             record["body"] = json.loads(request.body, parse_float=Decimal) if request.body else None
         except ValueError:
             record["body"] = None
-        with self._lock:
+        with self._cond:
+            # Recorded on arrival (a test can wait for a request still being delayed);
+            # status, fault and answered are filled in when the answer is decided.
+            self._rest_requests.append(record)
+            self._rest_version += 1
+            self._cond.notify_all()
             faults = self._rest_faults.take(request.method, path)
+        fault: str | None = None
         delay = faults.get("delay")
         if delay is not None and self._rest_stop.wait(delay.seconds):
-            return DROP  # the server is stopping
-        status_fault = faults.get("status")
-        if status_fault is not None:
-            reply = self._fault_reply(status_fault)
-            record["fault"] = "status"
+            reply, fault = DROP, "stopped"  # the server is stopping: cut the delay short
+        elif "status" in faults:
+            reply, fault = self._fault_reply(faults["status"]), "status"
         else:
             reply = self._dispatch(request, path, query, record["body"])
             if "drop" in faults:
-                record["fault"] = "drop"
-                reply = DROP
-        record["status"] = None if reply is DROP else reply.status
+                reply, fault = DROP, "drop"
         with self._cond:
-            self._rest_requests.append(record)
+            record.update(
+                status=None if reply is DROP else reply.status,
+                fault=fault or ("delay" if delay is not None else None),
+                answered=True,
+            )
+            self._rest_version += 1
             self._cond.notify_all()
         return reply
 
@@ -191,9 +201,11 @@ class RestSide(ExchangeState):
 
     @property
     def rest_requests(self) -> list[dict[str, Any]]:
-        """Every REST request so far, oldest first: ``time``, ``method``, ``path`` (full,
+        """Every REST request so far in arrival order: ``time``, ``method``, ``path`` (full,
         no query), ``query`` (dict), ``headers``, ``body`` (parsed JSON or None),
-        ``raw_body``, ``status`` (None when the response was dropped) and ``fault``."""
+        ``raw_body``, ``answered`` (False while it is being handled or delayed), ``status``
+        (None until answered, and when the response was dropped) and ``fault`` (the
+        scripted fault that applied: "status", "drop", "delay", "stopped" or None)."""
         with self._lock:
             return copy.deepcopy(self._rest_requests)
 
@@ -204,23 +216,37 @@ class RestSide(ExchangeState):
         method: str | None = None,
         path: str | None = None,
         predicate: Callable[[dict[str, Any]], bool] | None = None,
+        answered: bool = True,
         timeout: float = 5.0,
     ) -> list[dict[str, Any]]:
         """The first ``n`` recorded requests (earlier ones included) matching ``method``,
         ``path`` (fnmatch pattern, relative to ``/trade-api/v2`` or full) and
-        ``predicate``, once there are that many. A request is recorded when answered."""
+        ``predicate``, once there are that many; only answered ones unless ``answered``
+        is False (then a request counts as soon as it arrives)."""
 
-        def found() -> list[dict[str, Any]] | None:
+        deadline = time.monotonic() + timeout
+        while True:
+            with self._cond:
+                records = copy.deepcopy(self._rest_requests)
+                seen = self._rest_version
+            # The predicate is the caller's code: it runs without the server's lock.
             hits = [
                 r
-                for r in self._rest_requests
-                if request_matches(r, method, path, REST_BASE)
+                for r in records
+                if (r["answered"] or not answered)
+                and request_matches(r, method, path, REST_BASE)
                 and (predicate is None or predicate(r))
             ]
-            return copy.deepcopy(hits[:n]) if len(hits) >= n else None
-
-        hits: list[dict[str, Any]] = self._wait(found, timeout, f"{n} REST request(s)")
-        return hits
+            if len(hits) >= n:
+                return hits[:n]
+            with self._cond:
+                while self._rest_version == seen:
+                    remaining = deadline - time.monotonic()
+                    if remaining <= 0:
+                        raise TimeoutError(
+                            f"FakeKalshiServer: timed out waiting for {n} REST request(s)"
+                        )
+                    self._cond.wait(remaining)
 
     def wait_for_request(self, **filters: Any) -> dict[str, Any]:
         """The first matching request (see :meth:`wait_for_requests`)."""

@@ -99,6 +99,19 @@ class _ServerFrameBuffer(frame_buffer):
             raise MaskedFrameError
 
 
+def _refuse_masked_frames(ws: websocket.WebSocket) -> None:
+    """Swap ``ws``'s frame reader for :class:`_ServerFrameBuffer`.
+
+    Called from ``on_open``, which websocket-client runs after the upgrade and before any
+    read loop starts, so every reader -- ours or the library's own -- gets the check. No
+    frame has been read by then (the upgrade answer is read line by line from the socket,
+    not through the frame buffer), so nothing is lost by replacing it.
+    """
+    old = ws.frame_buffer
+    if not isinstance(old, _ServerFrameBuffer):
+        ws.frame_buffer = _ServerFrameBuffer(old.recv, old.skip_utf8_validation)
+
+
 class _Dispatcher(Dispatcher):
     """Read loop for one connection: frames, the outbox, stop requests and liveness.
 
@@ -118,11 +131,6 @@ class _Dispatcher(Dispatcher):
         if ws is None or ws.sock is None:
             return
         bsock: Any = ws.sock  # our BufferedSocket, passed in as the prepared socket
-        old = ws.frame_buffer
-        if not isinstance(old, _ServerFrameBuffer):
-            # No frame has been read yet (the upgrade answer is read line by line from
-            # the socket, not through the frame buffer), so nothing is lost by replacing it.
-            ws.frame_buffer = _ServerFrameBuffer(old.recv, old.skip_utf8_validation)
         buffered = bsock.buffered
         pop = bsock.pop_data_frame
         on_frame = conn._on_frame
@@ -453,6 +461,8 @@ class Connection:
         state: dict[str, Any] = {"opened": False, "error": None, "code": None, "reason": None}
 
         def on_open(app: _App) -> None:
+            if app.sock is not None:
+                _refuse_masked_frames(app.sock)
             if self._stop.is_set():
                 app.keep_running = False
                 return

@@ -21,12 +21,18 @@ from collections.abc import Iterator, Sequence
 from typing import Any
 
 import pytest
+import websocket
 from _helpers import events
 
 import kalshi_sync as ks
 from kalshi_sync._bufsock import MaskedFrameError
 from kalshi_sync.auth import Signer
-from kalshi_sync.connection import Connection, DisconnectInfo, _ServerFrameBuffer
+from kalshi_sync.connection import (
+    Connection,
+    DisconnectInfo,
+    _refuse_masked_frames,
+    _ServerFrameBuffer,
+)
 from kalshi_sync.testing import check_auth, generate_test_key
 
 pytestmark = pytest.mark.integration
@@ -306,6 +312,29 @@ def test_server_frame_buffer_refuses_a_masked_header() -> None:
     assert (part.opcode, part.data, part.fin) == (TEXT, b"part", 0)
     with pytest.raises(MaskedFrameError):
         fb.recv_frame()
+
+
+def test_websocket_clients_own_read_loop_refuses_too(keys: tuple[bytes, Any]) -> None:
+    """With the check installed in on_open, websocket-client's own run_forever read loop
+    (no kalshi_sync dispatcher, no fast path) also refuses a masked frame: on_error gets
+    MaskedFrameError and on_message never runs."""
+    server = RawServer([[frame(b'{"n":1}', mask=MASK)]], keys[1])
+    signer = Signer.from_key(KEY_ID, keys[0])
+    messages: list[Any] = []
+    errors: list[BaseException] = []
+    app = websocket.WebSocketApp(
+        server.url,
+        header=signer.headers("GET", "/trade-api/ws/v2"),
+        on_open=lambda app: _refuse_masked_frames(app.sock),
+        on_message=lambda app, data: messages.append(data),
+        on_error=lambda app, exc: errors.append(exc),
+    )
+    try:
+        app.run_forever(suppress_origin=True)  # returns once the connection has failed
+    finally:
+        server.stop()
+    assert messages == []
+    assert any(isinstance(e, MaskedFrameError) for e in errors), errors
 
 
 def test_client_reconnects_after_a_masked_frame_and_delivers_nothing_from_it(

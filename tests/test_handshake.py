@@ -6,8 +6,11 @@ loopback HTTP server that verifies each signature (docs/protocol.md, 'Signing',
 from __future__ import annotations
 
 import json
+import os
 import queue
 import ssl
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -21,7 +24,13 @@ from cryptography.hazmat.primitives import serialization
 
 import kalshi_sync as ks
 from kalshi_sync.auth import HEADER_KEY, HEADER_SIGNATURE, HEADER_TIMESTAMP
-from kalshi_sync.testing import FakeKalshiServer, check_auth, generate_test_key, tls_context_pair
+from kalshi_sync.testing import (
+    FakeKalshiServer,
+    MarketSimulator,
+    check_auth,
+    generate_test_key,
+    tls_context_pair,
+)
 
 pytestmark = pytest.mark.integration
 
@@ -388,3 +397,31 @@ def test_rest_server_refuses_another_keys_signature(
         rest.close()
     assert info.value.status_code == 401
     assert srv.requests.get(timeout=5)["verdict"] == "invalid signature"
+
+
+# -- the command line -----------------------------------------------------------------------
+
+
+def test_cli_watch_signs_with_an_ed25519_key_file(
+    keys: dict[str, tuple[bytes, Any]], tmp_path: Path
+) -> None:
+    """`kalshi-sync watch` with KALSHI_PRIVATE_KEY_PATH pointing at an Ed25519 key connects
+    (the server verifies the Ed25519 signature) and shows the book; no key material leaks."""
+    pem, public = keys["ed25519"]
+    key_file = tmp_path / "kalshi-ed25519.key"
+    key_file.write_bytes(pem)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("KALSHI_")}
+    env.update(KALSHI_API_KEY_ID=KEY_ID, KALSHI_PRIVATE_KEY_PATH=str(key_file))
+    with FakeKalshiServer(public_key=public, key_id=KEY_ID) as server:
+        with MarketSimulator(server, ["ED-1"], seed=3):
+            res = subprocess.run(
+                [sys.executable, "-m", "kalshi_sync", "watch", "ED-1", "--url", server.url,
+                 "--seconds", "1"],
+                capture_output=True, text=True, timeout=60, env=env,
+            )  # fmt: skip
+        statuses = [h["status"] for h in server.handshakes]
+    assert res.returncode == 0, res.stderr
+    assert statuses and set(statuses) == {101}
+    assert "ED-1  [live]" in res.stdout
+    for line in pem.decode().splitlines()[1:-1]:
+        assert line not in res.stdout + res.stderr

@@ -32,11 +32,20 @@ def make_client(server: FakeKalshiServer, pem: Any, **kw: Any) -> ks.KalshiClien
 
 def secrets_of(pem: bytes) -> list[str]:
     """Strings that must never appear: every base64 line of the PEM body, the DER as one
-    base64 string (pieces of it), and the private exponent in decimal and hex."""
+    base64 string (pieces of it), and the secret itself -- an RSA key's private exponent in
+    decimal and hex, an Ed25519 key's 32-byte seed in hex and base64."""
     from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ed25519
 
     lines = [ln for ln in pem.decode().splitlines() if ln and not ln.startswith("-----")]
     key = serialization.load_pem_private_key(pem, password=None)
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        seed = key.private_bytes(
+            serialization.Encoding.Raw,
+            serialization.PrivateFormat.Raw,
+            serialization.NoEncryption(),
+        )
+        return [*lines, seed.hex(), base64.b64encode(seed).decode()[:40]]
     d = key.private_numbers().d  # type: ignore[union-attr]
     der = base64.b64encode(
         key.private_bytes(
@@ -54,9 +63,22 @@ def assert_clean(text: str, pem: bytes) -> None:
         assert secret not in text, f"key material found: {secret[:12]}..."
 
 
-def test_private_key_never_in_logs_reprs_events_or_errors(server, private_pem, caplog):
-    """A whole session at DEBUG (connect, subscribe, drop, reconnect, 401) logs, reprs and
-    delivers nothing that contains the key or a request signature."""
+@pytest.fixture(params=["rsa", "ed25519"])
+def any_kind(request, key_pair):
+    """(server, private PEM) for an RSA key and for an Ed25519 key."""
+    pem, public = key_pair if request.param == "rsa" else generate_test_key("ed25519")
+    srv = FakeKalshiServer(public_key=public, ping_interval=1.0).start()
+    try:
+        yield srv, pem
+    finally:
+        srv.stop()
+
+
+def test_private_key_never_in_logs_reprs_events_or_errors(any_kind, caplog):
+    """A whole session at DEBUG (connect, subscribe, drop, reconnect, 401), with an RSA and
+    with an Ed25519 key, logs, reprs and delivers nothing that contains the key or a
+    request signature."""
+    server, private_pem = any_kind
     caplog.set_level(logging.DEBUG)  # every logger, websocket-client's included
     server.set_book(T1, yes=[("0.42", "3")])
     seen: list[Any] = []

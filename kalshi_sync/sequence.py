@@ -1,8 +1,8 @@
-"""Per-subscription sequence checking (PROTOCOL.md §7): :class:`SeqTracker` classifies each
-``(sid, seq)`` as in order, first, gap, duplicate or stale and counts the anomalies; it never
-touches a book or sends anything, the caller decides what a gap means (mark the sid's books
-stale, request snapshots). Thread-safety: not thread-safe and needs no lock, because only the
-network thread uses it; it does no I/O and starts no threads.
+"""Per-subscription sequence checking (docs/protocol.md, 'sid and seq'): :class:`SeqTracker`
+classifies each ``(sid, seq)`` as in order, first, gap, duplicate or stale and counts the
+anomalies; it never touches a book or sends anything, the caller decides what a gap means
+(mark the sid's books stale, request snapshots). Thread-safety: not thread-safe and needs no
+lock, because only the network thread uses it; it does no I/O and starts no threads.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ class SeqResult(enum.IntEnum):
     """Verdict of :meth:`SeqTracker.check` (plain ints underneath, cheap to compare)."""
 
     OK = 0
-    """seq == last + 1 (or what a preceding control reply made acceptable): apply it."""
+    """seq == last + 1 (or a preceding control reply's own seq): apply it."""
     FIRST = 1
     """First seq seen on this sid: accepted as the starting position."""
     GAP = 2
@@ -44,15 +44,22 @@ SEQ_STALE = SeqResult.STALE
 
 
 class SeqTracker:
-    """Last data seq per sid, with counters for stats.
+    """Last seq per sid, with counters for stats.
+
+    Every frame that carries both ``sid`` and ``seq`` takes a number in that sid's sequence
+    (docs/protocol.md, 'sid and seq'): data frames go through :meth:`check`, control replies
+    (``ok``, ``unsubscribed``, a subscription's ``error``) through :meth:`note_control`,
+    which never asks for the reply to be dropped. The first sequenced frame on a sid sets
+    the baseline, whatever its seq. Two tolerances stay for servers that report rather
+    than consume a number on a reply: a reply whose seq equals the position is accepted
+    silently, and the first data frame after a reply may carry the reply's seq (it is not
+    dropped as a duplicate).
 
     ``check()`` is the per-frame call: on the common path it does one dict lookup and one
-    store. Control replies (``ok``, ``unsubscribed``) go to :meth:`note_control` instead:
-    Kalshi does not say whether they consume a seq number (PROTOCOL §7 open question), so
-    a reply with seq ``s`` in {last, last+1} is accepted silently and the next data frame
-    is in order if its seq is last+1 *or* s+1. Counters (cumulative, kept by ``reset()``):
-    ``gaps``, ``duplicates``, ``stale``, ``control_mismatches``; ``gap_expected`` is the seq
-    that was due when the latest GAP was reported (0 before any gap).
+    store. Counters (cumulative, kept by ``reset()``): ``gaps`` (from data and control
+    frames), ``duplicates``, ``stale``, ``control_mismatches`` (a reply below the
+    position); ``gap_expected`` is the seq that was due when the latest GAP was reported
+    (0 before any gap).
     """
 
     __slots__ = (
@@ -67,11 +74,10 @@ class SeqTracker:
 
     def __init__(self) -> None:
         self._last: dict[int, int] = {}
-        # sid -> (last data seq when the control reply arrived, highest control seq since).
-        # The entry is honoured only while the data position is still that first value, so
-        # a data frame that moves the position silently invalidates it without the common
-        # path having to clean it up.
-        self._control: dict[int, tuple[int, int]] = {}
+        # sid -> (position set by control replies, data position before them or None).
+        # Honoured only while the position is still that first value, so a data frame that
+        # moves the position invalidates it without the common path having to clean up.
+        self._control: dict[int, tuple[int, int | None]] = {}
         self.gaps = 0
         self.duplicates = 0
         self.stale = 0
@@ -96,62 +102,68 @@ class SeqTracker:
             self._control.pop(sid, None)
             return SEQ_FIRST
         control = self._control.get(sid)
-        first_missing = last + 1
-        if control is not None:
-            anchor, top = control
-            if anchor != last:
-                # A data frame moved the position since the reply: the question is settled.
-                del self._control[sid]
-            elif seq == top + 1:
-                # The control reply consumed a number (or several replies did).
-                del self._control[sid]
-                self._last[sid] = seq
-                return SEQ_OK
-            elif seq > top + 1:
-                # Past what the replies may have taken: those numbers were not lost.
-                first_missing = top + 1
+        if control is not None and control[0] != last:
+            del self._control[sid]  # a data frame moved the position since the reply
+            control = None
         if seq > last:
             self.gaps += 1
-            self.gap_expected = first_missing
+            self.gap_expected = last + 1
             self._last[sid] = seq
             self._control.pop(sid, None)
             return SEQ_GAP
+        if control is not None:
+            if seq == last:
+                # The reply announced this number rather than taking it: accept the frame.
+                del self._control[sid]
+                return SEQ_OK
+            data = control[1]
+            if data is None or seq < data:
+                self.stale += 1
+                return SEQ_STALE
+            # At or above the data position but below the replies' numbers: a repeat.
+            self.duplicates += 1
+            return SEQ_DUPLICATE
         if seq == last:
             self.duplicates += 1
             return SEQ_DUPLICATE
         self.stale += 1
         return SEQ_STALE
 
-    def note_control(self, sid: int, seq: int) -> None:
-        """Record the seq of a control reply (``ok``, ``unsubscribed``) on ``sid``.
+    def note_control(self, sid: int, seq: int) -> SeqResult:
+        """Advance ``sid`` by a control reply's seq; the reply itself is never to be dropped.
 
-        Accepted without alarm when ``last <= seq <= top + 1``, where ``top`` is the highest
-        reply seq since the last data frame (just ``last`` when there was none, giving
-        {last, last+1}); anything else is ignored and counted in ``control_mismatches``.
-        Before the first data frame there is no position to compare with, so the reply is
-        ignored (the next data frame is FIRST).
+        FIRST on a sid with no position (the reply sets the baseline); OK for ``last + 1``
+        and, tolerated, for ``last``; GAP (counted, position moved) beyond ``last + 1``;
+        STALE below ``last`` (ignored, counted in ``control_mismatches``).
         """
         last = self._last.get(sid)
         if last is None:
-            return
+            self._last[sid] = seq
+            self._control[sid] = (seq, None)
+            return SEQ_FIRST
+        if seq == last:
+            return SEQ_OK
+        if seq < last:
+            self.control_mismatches += 1
+            return SEQ_STALE
         control = self._control.get(sid)
-        # Position after earlier replies since the last data frame (if any took a number).
-        top = control[1] if control is not None and control[0] == last else last
-        if last <= seq <= top + 1:
-            if seq > last:
-                self._control[sid] = (last, max(top, seq))
-            return
-        self.control_mismatches += 1
+        data = control[1] if control is not None and control[0] == last else last
+        self._last[sid] = seq
+        self._control[sid] = (seq, data)
+        if seq == last + 1:
+            return SEQ_OK
+        self.gaps += 1
+        self.gap_expected = last + 1
+        return SEQ_GAP
 
     def expected(self, sid: int) -> int | None:
-        """The next in-order seq on ``sid`` (last + 1), or None if nothing was seen. After a
-        control reply that took a number, last + 1 is still returned; ``check`` also
-        accepts the reply's seq + 1."""
+        """The next in-order seq on ``sid`` (last + 1), or None if nothing was seen. Right
+        after a control reply, ``check`` also accepts the reply's own seq."""
         last = self._last.get(sid)
         return None if last is None else last + 1
 
     def last(self, sid: int) -> int | None:
-        """The last accepted data seq on ``sid``, or None."""
+        """The last accepted seq on ``sid`` (data or control reply), or None."""
         return self._last.get(sid)
 
     def forget(self, sid: int) -> None:

@@ -91,7 +91,7 @@ def test_forget_and_reset() -> None:
     assert tracker.gaps == 1
 
 
-# --- control replies (PROTOCOL §7 open question) ------------------------------------------
+# --- control replies: they take a number too (docs/protocol.md, 'sid and seq') -----------
 
 
 def test_control_reply_consumes_a_number() -> None:
@@ -162,63 +162,128 @@ def test_duplicate_after_control_keeps_the_allowance() -> None:
     assert tracker.check(1, 12) == SEQ_OK
 
 
-@pytest.mark.parametrize("seq", [3, 9, 12, 500])
-def test_far_off_control_seq_is_ignored_and_counted(seq: int) -> None:
-    """A control seq not in {last, last+1} changes nothing and bumps control_mismatches."""
+@pytest.mark.parametrize("seq", [3, 9])
+def test_control_seq_below_the_position_is_ignored_and_counted(seq: int) -> None:
+    """A reply below the position is STALE, changes nothing and bumps control_mismatches."""
     tracker = SeqTracker()
     tracker.check(1, 10)
-    tracker.note_control(1, seq)
+    assert tracker.note_control(1, seq) == SEQ_STALE
     assert tracker.control_mismatches == 1
     assert tracker.last(1) == 10
     assert tracker.check(1, 11) == SEQ_OK
     assert tracker.check(1, 13) == SEQ_GAP
 
 
-def test_control_seq_between_last_and_consumed_top_is_accepted() -> None:
-    """After replies 11, 12, 13 on last=10, a reply at 12 is within the range, not a mismatch."""
+@pytest.mark.parametrize("seq", [12, 500])
+def test_control_seq_past_last_plus_one_is_a_gap(seq: int) -> None:
+    """A reply that skips numbers reveals a gap itself (was: ignored until the next data
+    frame); the stream continues after the reply's seq."""
     tracker = SeqTracker()
     tracker.check(1, 10)
-    for seq in (11, 12, 13, 12):
-        tracker.note_control(1, seq)
+    assert tracker.note_control(1, seq) == SEQ_GAP
+    assert (tracker.gaps, tracker.gap_expected, tracker.last(1)) == (1, 11, seq)
     assert tracker.control_mismatches == 0
+    assert tracker.check(1, seq + 1) == SEQ_OK
+    assert tracker.gaps == 1
+
+
+def test_late_data_frame_after_a_gap_on_a_control_is_dropped() -> None:
+    """After a reply revealed a gap (10 -> 12), a late data 11 is not applied."""
+    tracker = SeqTracker()
+    tracker.check(1, 10)
+    tracker.note_control(1, 12)
+    assert tracker.check(1, 11) == SEQ_DUPLICATE
+    assert tracker.check(1, 9) == SEQ_STALE
+
+
+def test_control_seq_below_consumed_replies_is_a_mismatch() -> None:
+    """Replies 11, 12, 13 took their numbers; a reply at 12 after them is out of order
+    (was: accepted while below the highest reply)."""
+    tracker = SeqTracker()
+    tracker.check(1, 10)
+    for seq in (11, 12, 13):
+        assert tracker.note_control(1, seq) == SEQ_OK
+    assert tracker.note_control(1, 12) == SEQ_STALE
+    assert tracker.control_mismatches == 1
     assert tracker.check(1, 14) == SEQ_OK
 
 
-def test_control_before_any_data_is_ignored() -> None:
-    """A reply on a sid with no data yet is ignored; the next data frame is FIRST."""
+def test_control_before_any_data_sets_the_baseline() -> None:
+    """The first sequenced frame on a sid sets the baseline, even a reply (was: ignored):
+    data then continues at its seq + 1, and a jump past that is a gap."""
+    tracker = SeqTracker()
+    assert tracker.note_control(1, 5) == SEQ_FIRST
+    assert tracker.last(1) == 5
+    assert tracker.check(1, 7) == SEQ_GAP
+    assert tracker.gap_expected == 6
+    other = SeqTracker()
+    other.note_control(1, 5)
+    assert other.check(1, 6) == SEQ_OK
+    assert (other.gaps, other.control_mismatches) == (0, 0)
+
+
+def test_baseline_reply_may_announce_the_first_data_seq() -> None:
+    """A baseline reply at 5 followed by data 5 (a reply that reports its position): the
+    data frame is accepted, not dropped as a duplicate."""
     tracker = SeqTracker()
     tracker.note_control(1, 5)
-    assert tracker.control_mismatches == 0
-    assert tracker.check(1, 7) == SEQ_FIRST
+    assert tracker.check(1, 5) == SEQ_OK
+    assert tracker.check(1, 5) == SEQ_DUPLICATE
+    assert tracker.check(1, 6) == SEQ_OK
+    assert tracker.check(1, 4) == SEQ_STALE
+
+
+def test_first_data_frame_need_not_be_seq_one() -> None:
+    """A new sid's first data frame sets the baseline at any seq (no seq == 1 required)."""
+    tracker = SeqTracker()
+    assert tracker.check(4, 108) == SEQ_FIRST
+    assert tracker.check(4, 109) == SEQ_OK
+    assert tracker.gaps == 0
+
+
+def test_error_reply_that_took_a_number_does_not_cause_a_false_gap() -> None:
+    """A subscription-scoped error with seq last+1 (as on demo) lets data continue at +2."""
+    tracker = SeqTracker()
+    tracker.check(2, 30)
+    assert tracker.note_control(2, 31) == SEQ_OK
+    assert tracker.check(2, 32) == SEQ_OK
+    assert tracker.gaps == 0
 
 
 # --- property test against a plain reference ----------------------------------------------
 
 
 class RefTracker:
-    """Straightforward restatement of the rules, keeping every control seq since the last
-    data frame instead of the tracker's compact (anchor, top) entry."""
+    """Straightforward restatement of the rules: one position per sid, from data and
+    control frames alike, plus the data position and the replies seen since it."""
 
     def __init__(self) -> None:
         self.last: dict[int, int] = {}
-        self.controls: dict[int, list[int]] = {}
+        self.data: dict[int, int | None] = {}  # data position when replies took numbers
+        self.replies: dict[int, list[int]] = {}  # reply seqs above that data position
         self.gaps = self.duplicates = self.stale = self.control_mismatches = 0
 
     def check(self, sid: int, seq: int) -> int:
         if sid not in self.last:
             self.last[sid] = seq
-            self.controls[sid] = []
+            self.replies[sid] = []
             return SEQ_FIRST
         last = self.last[sid]
-        controls = self.controls[sid]
-        accepted = {last + 1}
-        if controls:
-            accepted.add(max(controls) + 1)
-        if seq in accepted:
+        replies = self.replies[sid]
+        if seq == last + 1:
             result = SEQ_OK
         elif seq > last:
             self.gaps += 1
             result = SEQ_GAP
+        elif replies and seq == last:
+            self.replies[sid] = []
+            return SEQ_OK  # the reply announced this number
+        elif replies and self.data[sid] is not None and seq >= self.data[sid]:  # type: ignore[operator]
+            self.duplicates += 1
+            return SEQ_DUPLICATE
+        elif replies:
+            self.stale += 1
+            return SEQ_STALE
         elif seq == last:
             self.duplicates += 1
             return SEQ_DUPLICATE
@@ -226,22 +291,34 @@ class RefTracker:
             self.stale += 1
             return SEQ_STALE
         self.last[sid] = seq
-        self.controls[sid] = []
+        self.replies[sid] = []
         return result
 
-    def note_control(self, sid: int, seq: int) -> None:
+    def note_control(self, sid: int, seq: int) -> int:
         if sid not in self.last:
-            return
-        positions = [self.last[sid], *self.controls[sid]]
-        if any(seq in (p, p + 1) for p in positions):
-            if seq > self.last[sid]:
-                self.controls[sid].append(seq)
-        else:
+            self.last[sid] = seq
+            self.data[sid] = None
+            self.replies[sid] = [seq]
+            return SEQ_FIRST
+        last = self.last[sid]
+        if seq == last:
+            return SEQ_OK
+        if seq < last:
             self.control_mismatches += 1
+            return SEQ_STALE
+        if not self.replies[sid]:
+            self.data[sid] = last
+        self.replies[sid].append(seq)
+        self.last[sid] = seq
+        if seq == last + 1:
+            return SEQ_OK
+        self.gaps += 1
+        return SEQ_GAP
 
     def forget(self, sid: int) -> None:
         self.last.pop(sid, None)
-        self.controls.pop(sid, None)
+        self.data.pop(sid, None)
+        self.replies.pop(sid, None)
 
 
 # Streams that mostly advance by one with occasional jumps, repeats, drops, forgets and runs
@@ -273,8 +350,7 @@ def test_tracker_matches_reference(steps: list[tuple[str, int, list[int]]]) -> N
             if kind == "data":
                 assert tracker.check(sid, seq) == ref.check(sid, seq)
             else:
-                tracker.note_control(sid, seq)
-                ref.note_control(sid, seq)
+                assert tracker.note_control(sid, seq) == ref.note_control(sid, seq)
             cursor[sid] = max(cursor[sid], seq)
             assert tracker.last(sid) == ref.last.get(sid)
             counters = (tracker.gaps, tracker.duplicates, tracker.stale)

@@ -6,13 +6,19 @@ decoders and the ``_DECODERS`` table mapping each ``type`` to its decoder. A dec
 parsed envelope and its ``type``, returns a model and raises :class:`_Invalid` on a field that
 fails validation; framing, the ProtocolError contract and the encoders stay in
 :mod:`kalshi_sync.protocol`. No I/O, no state, no threads.
+
+Missing is not invalid: a field that is absent, ``null`` or ``""`` decodes to None, and a
+message is never refused for it. Each type names its key fields (:class:`_Key`, e.g. a
+fill's market, price and count); the decoder records the ones that came out None in the
+message's ``missing`` slot, in field order, so the pipeline can count partial messages with
+one attribute test. A key field of the wrong JSON type is still :class:`_Invalid`.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from decimal import Decimal, InvalidOperation
-from typing import Any
+from typing import Any, NamedTuple
 
 import attrs
 
@@ -95,8 +101,10 @@ def _to_decimal(value: Any, key: str, exp: int) -> Decimal | None:
     return number.scaleb(exp) if exp else number
 
 
-def _dec(key: str, legacy: str | None = None, exp: int = 0, *, required: bool = False) -> _Getter:
-    """Getter for a Decimal from ``key``, or when absent from the ``legacy`` field in 10**exp."""
+def _dec(key: str, legacy: str | None = None, exp: int = 0) -> _Getter:
+    """Getter for a Decimal from ``key``, or when absent from the ``legacy`` field in 10**exp.
+    Absent, null and ``""`` are None; any other non-number is :class:`_Invalid` (a guessed
+    number is worse than none)."""
 
     def get(body: _Body) -> Decimal | None:
         number: Decimal | None
@@ -115,21 +123,19 @@ def _dec(key: str, legacy: str | None = None, exp: int = 0, *, required: bool = 
             number = _to_decimal(body[legacy], legacy, exp)
         else:
             number = None
-        if number is None and required:
-            raise _Invalid(f"required field {key!r} is missing or empty")
         return number
 
     return get
 
 
 def _typed(kind: type, what: str) -> Callable[..., _Getter]:
-    def factory(key: str, *, required: bool = False) -> _Getter:
+    def factory(key: str, *, strict: bool = False) -> _Getter:
         def get(body: _Body) -> Any:
             value = body.get(key)
             if type(value) is kind:
                 return value
-            if required:
-                raise _Invalid(f"required field {key!r} must be {what}, got {_kind(value)}")
+            if strict and value is not None:
+                raise _Invalid(f"field {key!r} must be {what}, got {_kind(value)}")
             return None  # optional and drifted: the value stays in .raw
 
         return get
@@ -137,15 +143,34 @@ def _typed(kind: type, what: str) -> Callable[..., _Getter]:
     return factory
 
 
-_str = _typed(str, "a string")
+def _str(key: str, *, strict: bool = False) -> _Getter:
+    """Getter for a string; ``""`` is None like an absent key. ``strict``: another JSON type
+    is :class:`_Invalid` (key fields), else None with the value left in ``.raw``."""
+
+    def get(body: _Body) -> str | None:
+        value = body.get(key)
+        if type(value) is str:
+            return value or None
+        if strict and value is not None:
+            raise _Invalid(f"field {key!r} must be a string, got {_kind(value)}")
+        return None
+
+    return get
+
+
 _int = _typed(int, "an integer")
 _bool = _typed(bool, "a boolean")
 _obj = _typed(dict, "an object")
 
 
+def _absent(value: Any) -> bool:
+    """Missing in the wire's sense: absent, null or ``""`` (never an error)."""
+    return value is None or value == ""
+
+
 def _str_tuple(body: _Body, key: str) -> tuple[str, ...] | None:
     value = body.get(key)
-    if value is None:
+    if _absent(value):
         return None
     if type(value) is list and all(type(item) is str for item in value):
         return tuple(value)
@@ -164,14 +189,30 @@ def _ints(*keys: str) -> tuple[_Field, ...]:
     return tuple((key, _int(key)) for key in keys)
 
 
-def _dollars(name: str, legacy_exp: int = _CENTS, *, required: bool = False) -> _Field:
+def _dollars(name: str, legacy_exp: int = _CENTS) -> _Field:
     """``name`` from ``name_dollars``, else the legacy integer ``name`` in 10**legacy_exp $."""
-    return name, _dec(f"{name}_dollars", name, legacy_exp, required=required)
+    return name, _dec(f"{name}_dollars", name, legacy_exp)
 
 
-def _contracts(name: str, *, required: bool = False) -> _Field:
+def _contracts(name: str) -> _Field:
     """``name`` from ``name_fp``, else the legacy integer ``name`` (whole contracts)."""
-    return name, _dec(f"{name}_fp", name, 0, required=required)
+    return name, _dec(f"{name}_fp", name, 0)
+
+
+class _Key(NamedTuple):
+    """A key field: decoded like any other, and named in ``missing`` when it comes out None."""
+
+    name: str
+    get: _Getter
+
+
+def _key(field: _Field) -> _Key:
+    return _Key(*field)
+
+
+def _key_str(name: str, key: str | None = None) -> _Key:
+    """A string key field, strict about its JSON type."""
+    return _Key(name, _str(key or name, strict=True))
 
 
 def _plain_dec(name: str) -> _Field:
@@ -187,21 +228,25 @@ def _envelope_int(env: _Body, key: str) -> int | None:
     raise _Invalid(f"envelope {key!r} must be an integer, got {_kind(value)}")
 
 
+def _sending_ts_ms(env: _Body) -> int | None:
+    """The envelope's ``sending_ts_ms``: informational, so a drifted type is None (the value
+    stays in ``.raw``) rather than the loss of the whole frame."""
+    value = env.get("sending_ts_ms")
+    return value if type(value) is int else None
+
+
 def _payload(env: _Body) -> _Body:
+    """``msg`` as an object; absent or null is ``{}`` (every field missing, the message still
+    decodes and says so in ``missing``); any other JSON type is :class:`_Invalid`."""
     body = env.get("msg")
     if type(body) is dict:
         return body
-    raise _Invalid(f"'msg' must be an object, got {_kind(body)}")
-
-
-def _optional_payload(env: _Body) -> _Body:
-    """Control replies may omit ``msg`` or send ``{}``; anything else must be an object."""
-    body = env.get("msg")
     if body is None:
         return {}
-    if type(body) is dict:
-        return body
     raise _Invalid(f"'msg' must be an object, got {_kind(body)}")
+
+
+_optional_payload = _payload  # control replies: ``msg`` may be absent or ``{}`` too
 
 
 # Construction bypasses the attrs-generated __init__: a frozen class's __init__ goes through
@@ -221,21 +266,31 @@ def _slot_setter(cls: type, name: str) -> _Setter:
     raise TypeError(f"{cls.__name__}.{name} is not a slot")  # models must stay slotted
 
 
-_ENVELOPE_ORDER = ("type", "sid", "seq", "raw")
-_set_type, _set_sid, _set_seq, _set_raw = (_slot_setter(Message, name) for name in _ENVELOPE_ORDER)
+_ENVELOPE_ORDER = ("type", "sid", "seq", "sending_ts_ms", "raw", "missing")
+_set_type, _set_sid, _set_seq, _set_sending_ts_ms, _set_raw, _set_missing = (
+    _slot_setter(Message, name) for name in _ENVELOPE_ORDER
+)
+
+_Plan = tuple[
+    tuple[tuple[_Setter, _Getter, str], ...],
+    tuple[tuple[_Setter, _Getter], ...],
+    tuple[tuple[_Setter, Any], ...],
+]
 
 
-def _plan(
-    cls: type[Message], fields: Sequence[_Field], skip: frozenset[str]
-) -> tuple[tuple[tuple[_Setter, _Getter], ...], tuple[tuple[_Setter, Any], ...]]:
-    """(setter, getter) for every decoded field and (setter, default) for the rest."""
+def _plan(cls: type[Message], fields: Sequence[_Field], skip: frozenset[str]) -> _Plan:
+    """(setter, getter, name) for every key field, (setter, getter) for the other decoded
+    fields and (setter, default) for the rest, each in the model's field order."""
     getters = dict(fields)
-    decoded, defaults = [], []
+    keys = {field[0] for field in fields if isinstance(field, _Key)}
+    decoded_keys, decoded, defaults = [], [], []
     for field in attrs.fields(cls):
         if field.name in skip:
             continue
         setter = _slot_setter(cls, field.name)
-        if field.name in getters:
+        if field.name in keys:
+            decoded_keys.append((setter, getters.pop(field.name), field.name))
+        elif field.name in getters:
             decoded.append((setter, getters.pop(field.name)))
         elif field.default is attrs.NOTHING or isinstance(field.default, attrs.Factory):  # type: ignore[arg-type]
             raise TypeError(f"{cls.__name__}.{field.name}: no decoder and no constant default")
@@ -243,15 +298,18 @@ def _plan(
             defaults.append((setter, field.default))
     if getters:
         raise TypeError(f"{cls.__name__} has no fields {sorted(getters)}")
-    return tuple(decoded), tuple(defaults)
+    return tuple(decoded_keys), tuple(decoded), tuple(defaults)
 
 
 _ENVELOPE_FIELDS = frozenset(_ENVELOPE_ORDER)
 
 
 def _decoder(cls: type[Message], *fields: _Field, envelope_id: bool = False) -> _Decoder:
-    """A table-driven decoder: each field is (attribute, getter over ``msg``)."""
-    decoded, defaults = _plan(cls, fields, _ENVELOPE_FIELDS | ({"id"} if envelope_id else set()))
+    """A table-driven decoder: each field is (attribute, getter over ``msg``); key fields
+    (:class:`_Key`) that decode to None are listed in ``missing``."""
+    keys, decoded, defaults = _plan(
+        cls, fields, _ENVELOPE_FIELDS | ({"id"} if envelope_id else set())
+    )
     set_id = _slot_setter(cls, "id") if envelope_id else None
 
     def decode_one(env: _Body, type_: str) -> Message:
@@ -262,9 +320,17 @@ def _decoder(cls: type[Message], *fields: _Field, envelope_id: bool = False) -> 
         _set_type(message, type_)
         _set_sid(message, sid)
         _set_seq(message, seq)
+        _set_sending_ts_ms(message, _sending_ts_ms(env))
         _set_raw(message, env)
         if set_id is not None:
             set_id(message, _envelope_int(env, "id"))
+        missing: tuple[str, ...] = ()
+        for setter, get, name in keys:
+            value = get(body)
+            if value is None:
+                missing += (name,)
+            setter(message, value)
+        _set_missing(message, missing)
         for setter, get in decoded:
             setter(message, get(body))
         for setter, default in defaults:
@@ -277,11 +343,14 @@ def _decoder(cls: type[Message], *fields: _Field, envelope_id: bool = False) -> 
 # --- orderbook -----------------------------------------------------------------------------
 
 
-def _levels(levels: Any, key: str, price_exp: int) -> tuple[Level, ...]:
+def _levels(levels: Any, key: str, price_exp: int) -> tuple[Level, ...] | None:
+    """The levels of one side; None when a level lacks its price or count (the side cannot
+    be applied: guessing the level would corrupt the book)."""
     if type(levels) is not list:
         raise _Invalid(f"field {key!r} must be a list of [price, count] levels")
     out: list[Level] = []
     append = out.append
+    unusable = False
     for level in levels:
         if type(level) is not list or len(level) != 2:
             raise _Invalid(f"field {key!r}: each level must be a [price, count] pair")
@@ -296,12 +365,13 @@ def _levels(levels: Any, key: str, price_exp: int) -> tuple[Level, ...]:
                 if p.is_finite() and c.is_finite():
                     append((p, c))
                     continue
-        p_or_none = _to_decimal(price, key, price_exp)
-        c_or_none = _to_decimal(count, key, 0)
+        p_or_none = None if price is None else _to_decimal(price, key, price_exp)
+        c_or_none = None if count is None else _to_decimal(count, key, 0)
         if p_or_none is None or c_or_none is None:
-            raise _Invalid(f"field {key!r}: empty price or count in a level")
+            unusable = True  # keep going: a wrong type later in the side is still reported
+            continue
         append((p_or_none, c_or_none))
-    return tuple(out)
+    return None if unusable else tuple(out)
 
 
 # Newest first: yes_dollars_fp (strings), legacy yes_dollars (dollar str, int count), yes (cents).
@@ -311,30 +381,30 @@ _SIDE_KEYS = {
 }
 
 
-def _side(body: _Body, side: str) -> tuple[Level, ...]:
+def _side(body: _Body, side: str) -> tuple[Level, ...] | None:
     for key, price_exp in _SIDE_KEYS[side]:
         levels = body.get(key)
-        if levels is not None:
+        if not _absent(levels):
             return _levels(levels, key, price_exp)
-    return ()  # the server omits an empty side
+    return ()  # the server omits an empty side: an empty side, not a missing one
 
 
 _orderbook_snapshot = _decoder(
     OrderbookSnapshot,
-    ("market_ticker", _str("market_ticker", required=True)),
+    _key_str("market_ticker"),
     ("market_id", _str("market_id")),
-    ("yes", lambda body: _side(body, "yes")),
-    ("no", lambda body: _side(body, "no")),
+    _Key("yes", lambda body: _side(body, "yes")),
+    _Key("no", lambda body: _side(body, "no")),
     envelope_id=True,  # set when the snapshot answers a get_snapshot command
 )
 
 
 _orderbook_delta_checked = _decoder(
     OrderbookDelta,
-    ("market_ticker", _str("market_ticker", required=True)),
-    ("price", _dec("price_dollars", "price", _CENTS, required=True)),
-    ("delta", _dec("delta_fp", "delta", 0, required=True)),
-    ("side", _str("side", required=True)),
+    _key_str("market_ticker"),
+    _Key("price", _dec("price_dollars", "price", _CENTS)),
+    _Key("delta", _dec("delta_fp", "delta", 0)),
+    _key_str("side"),
     *_strs("market_id", "client_order_id", "ts"),
     *_ints("subaccount", "ts_ms"),
 )
@@ -363,8 +433,8 @@ if tuple(f.name for f in attrs.fields(OrderbookDelta)) != (*_ENVELOPE_ORDER, *_D
 
 def _orderbook_delta(env: _Body, type_: str) -> Message:
     """The hot path (100k frames/s). Handles the well-formed current frame with direct key
-    access and ``type(x) is`` checks; anything unusual (legacy fields, missing sid, a drifted
-    optional field, garbage) falls through to the table-driven decoder, which gives the same
+    access and ``type(x) is`` checks; anything unusual (legacy fields, missing sid, a missing
+    or drifted field, garbage) falls through to the table-driven decoder, which gives the same
     result for valid frames and precise errors for invalid ones."""
     try:
         body = env["msg"]
@@ -381,6 +451,8 @@ def _orderbook_delta(env: _Body, type_: str) -> Message:
             and type(side) is str
             and type(price_text) is str
             and type(delta_text) is str
+            and ticker
+            and side
         ):
             price = Decimal(price_text)
             delta = Decimal(delta_text)
@@ -399,19 +471,23 @@ def _orderbook_delta(env: _Body, type_: str) -> Message:
                 and (ts is None or type(ts) is str)
                 and (ts_ms is None or type(ts_ms) is int)
             ):
+                sending_ts_ms = env.get("sending_ts_ms")
                 message = _new(OrderbookDelta)
                 _set_type(message, type_)
                 _set_sid(message, sid)
                 _set_seq(message, seq)
+                _set_sending_ts_ms(message, sending_ts_ms if type(sending_ts_ms) is int else None)
                 _set_raw(message, env)
+                _set_missing(message, ())
                 _set_ticker(message, ticker)
                 _set_price(message, price)
                 _set_delta(message, delta)
                 _set_side(message, side)
-                _set_market_id(message, market_id)
-                _set_client_order_id(message, client_order_id)
+                # "" means "none" for the optional strings, as in the checked decoder.
+                _set_market_id(message, market_id or None)
+                _set_client_order_id(message, client_order_id or None)
                 _set_subaccount(message, subaccount)
-                _set_ts(message, ts)
+                _set_ts(message, ts or None)
                 _set_ts_ms(message, ts_ms)
                 return message
     except (KeyError, TypeError, InvalidOperation):
@@ -424,11 +500,11 @@ def _orderbook_delta(env: _Body, type_: str) -> Message:
 
 def _price_ranges(body: _Body) -> tuple[PriceRange, ...] | None:
     ranges = body.get("price_ranges")
-    if ranges is None:
+    if _absent(ranges):
         return None
     if type(ranges) is not list or not all(type(item) is dict for item in ranges):
         raise _Invalid("field 'price_ranges' must be a list of objects")
-    get_start, get_end, get_step = (_dec(k, required=True) for k in ("start", "end", "step"))
+    get_start, get_end, get_step = (_dec(k) for k in ("start", "end", "step"))
     return tuple(PriceRange(start=get_start(r), end=get_end(r), step=get_step(r)) for r in ranges)
 
 
@@ -440,7 +516,7 @@ _LEG_FIELDS: tuple[_Field, ...] = (
 
 def _mve_legs(body: _Body) -> tuple[MveLeg, ...] | None:
     legs = body.get("mve_selected_legs")
-    if legs is None:
+    if _absent(legs):
         return None
     if type(legs) is not list or not all(type(item) is dict for item in legs):
         raise _Invalid("field 'mve_selected_legs' must be a list of objects")
@@ -465,6 +541,7 @@ def _subscribed(env: _Body, type_: str) -> Message:
         type=type_,
         sid=sid,
         seq=_envelope_int(env, "seq"),
+        sending_ts_ms=_sending_ts_ms(env),
         raw=env,
         id=_envelope_int(env, "id"),
         channel=channel if type(channel) is str else "",
@@ -477,6 +554,7 @@ def _unsubscribed(env: _Body, type_: str) -> Message:
         type=type_,
         sid=_int_in(body, env, "sid"),
         seq=_envelope_int(env, "seq"),
+        sending_ts_ms=_sending_ts_ms(env),
         raw=env,
         id=_envelope_int(env, "id"),
     )
@@ -524,6 +602,7 @@ def _ok(env: _Body, type_: str) -> Message:
         type="ok",
         sid=_envelope_int(env, "sid"),
         seq=_envelope_int(env, "seq"),
+        sending_ts_ms=_sending_ts_ms(env),
         raw=env,
         id=_envelope_int(env, "id"),
         market_tickers=either("market_tickers"),
@@ -544,6 +623,7 @@ def _error(env: _Body, type_: str) -> Message:
         type=type_,
         sid=_envelope_int(env, "sid"),
         seq=_envelope_int(env, "seq"),
+        sending_ts_ms=_sending_ts_ms(env),
         raw=env,
         id=_envelope_int(env, "id"),
         code=code,
@@ -559,6 +639,7 @@ def _unknown(env: _Body, type_: str) -> Message:
         type=type_,
         sid=_envelope_int(env, "sid"),
         seq=_envelope_int(env, "seq"),
+        sending_ts_ms=_sending_ts_ms(env),
         raw=env,
         msg=env.get("msg"),
     )
@@ -567,8 +648,8 @@ def _unknown(env: _Body, type_: str) -> Message:
 # --- data messages -------------------------------------------------------------------------
 
 _LIFECYCLE_FIELDS: tuple[_Field, ...] = (
-    ("market_ticker", _str("market_ticker", required=True)),
-    ("event_type", _str("event_type", required=True)),
+    _key_str("market_ticker"),
+    _key_str("event_type"),
     *_ints("exchange_index", "open_ts", "close_ts", "determination_ts", "settled_ts"),
     ("is_deactivated", _bool("is_deactivated")),
     *_strs("result", "price_level_structure", "strike_type", "yes_sub_title"),
@@ -579,7 +660,7 @@ _LIFECYCLE_FIELDS: tuple[_Field, ...] = (
 )
 
 _RFQ_FIELDS: tuple[_Field, ...] = (
-    ("id", _str("id", required=True)),
+    _key_str("id"),
     *_strs("creator_id", "market_ticker", "event_ticker", "mve_collection_ticker"),
     _contracts("contracts"),
     _dollars("target_cost", _CENTI_CENTS),
@@ -587,20 +668,20 @@ _RFQ_FIELDS: tuple[_Field, ...] = (
 )
 
 _QUOTE_FIELDS: tuple[_Field, ...] = (
-    ("quote_id", _str("quote_id", required=True)),
-    ("rfq_id", _str("rfq_id", required=True)),
+    _key_str("quote_id"),
+    _key_str("rfq_id"),
     *_strs("quote_creator_id", "rfq_creator_id", "market_ticker", "event_ticker"),
     ("subaccount", _int("subaccount")),
 )
 
 
 def _first_str(*keys: str) -> _Getter:
-    """The first of ``keys`` that holds a string: for fields the server renamed."""
+    """The first of ``keys`` that holds a non-empty string: for fields the server renamed."""
 
     def get(body: _Body) -> str | None:
         for key in keys:
             value = body.get(key)
-            if type(value) is str:
+            if type(value) is str and value:
                 return value
         return None
 
@@ -612,7 +693,7 @@ _DECODERS: dict[str, _Decoder] = {
     "orderbook_snapshot": _orderbook_snapshot,
     "ticker": _decoder(
         Ticker,
-        ("market_ticker", _str("market_ticker", required=True)),
+        _key_str("market_ticker"),
         *_strs("market_id", "time"),
         *map(_dollars, ("price", "yes_bid", "yes_ask", "no_bid")),
         *map(_contracts, ("volume", "open_interest")),
@@ -621,9 +702,9 @@ _DECODERS: dict[str, _Decoder] = {
     ),
     "trade": _decoder(
         Trade,
-        ("market_ticker", _str("market_ticker", required=True)),
-        _dollars("yes_price", required=True),
-        _contracts("count", required=True),
+        _key_str("market_ticker"),
+        _key(_dollars("yes_price")),
+        _key(_contracts("count")),
         _dollars("no_price"),
         *_strs("trade_id", "taker_side", "taker_outcome_side", "taker_book_side"),
         ("is_block_trade", _bool("is_block_trade")),
@@ -631,9 +712,9 @@ _DECODERS: dict[str, _Decoder] = {
     ),
     "fill": _decoder(
         Fill,
-        ("market_ticker", _str("market_ticker", required=True)),
-        _dollars("yes_price", required=True),
-        _contracts("count", required=True),
+        _key_str("market_ticker"),
+        _key(_dollars("yes_price")),
+        _key(_contracts("count")),
         _dollars("no_price"),
         *_strs("trade_id", "order_id", "client_order_id", "side", "action", "purchased_side"),
         *_strs("outcome_side", "book_side"),
@@ -644,8 +725,8 @@ _DECODERS: dict[str, _Decoder] = {
     ),
     "market_position": _decoder(
         MarketPosition,
-        ("market_ticker", _str("market_ticker", required=True)),
-        _contracts("position", required=True),
+        _key_str("market_ticker"),
+        _key(_contracts("position")),
         ("user_id", _str("user_id")),
         # Legacy money fields here were centi-cents (1/10,000 USD), not cents (PROTOCOL §6.6).
         *(_dollars(n, _CENTI_CENTS) for n in ("position_cost", "realized_pnl", "fees_paid")),
@@ -655,8 +736,8 @@ _DECODERS: dict[str, _Decoder] = {
     ),
     "user_order": _decoder(
         UserOrder,
-        ("order_id", _str("order_id", required=True)),
-        ("ticker", _str("ticker", required=True)),
+        _key_str("order_id"),
+        _key_str("ticker"),
         *_strs("user_id", "client_order_id", "order_group_id", "status", "side"),
         *_strs("outcome_side", "book_side", "self_trade_prevention_type", "last_update_reason"),
         *_strs("created_time", "last_updated_time", "expiration_time"),
@@ -670,8 +751,8 @@ _DECODERS: dict[str, _Decoder] = {
     ),
     "order_group_updates": _decoder(
         OrderGroupUpdate,
-        ("event_type", _str("event_type", required=True)),
-        ("order_group_id", _str("order_group_id", required=True)),
+        _key_str("event_type"),
+        _key_str("order_group_id"),
         _contracts("contracts_limit"),
         ("ts_ms", _int("ts_ms")),
     ),
@@ -679,14 +760,14 @@ _DECODERS: dict[str, _Decoder] = {
     "multivariate_market_lifecycle": _decoder(MultivariateMarketLifecycle, *_LIFECYCLE_FIELDS),
     "event_lifecycle": _decoder(
         EventLifecycle,
-        ("event_ticker", _str("event_ticker", required=True)),
+        _key_str("event_ticker"),
         ("subtitle", _first_str("subtitle", "sub_title")),  # renamed Jan 2026
         *_strs("title", "collateral_return_type", "series_ticker", "strike_period"),
         *_ints("strike_date", "exchange_index"),
     ),
     "event_fee_update": _decoder(
         EventFeeUpdate,
-        ("event_ticker", _str("event_ticker", required=True)),
+        _key_str("event_ticker"),
         ("fee_type_override", _str("fee_type_override")),
         _plain_dec("fee_multiplier_override"),
     ),
@@ -718,7 +799,7 @@ _DECODERS: dict[str, _Decoder] = {
 }
 
 _CFB_FIELDS: tuple[_Field, ...] = (
-    ("index_id", _str("index_id", required=True)),
+    _key_str("index_id"),
     _plain_dec("value_usd"),
     *_ints("source_ts_ms", "received_at"),
     ("data", _str("data")),
@@ -731,7 +812,7 @@ for _feed in ("cfbenchmarks_value", "cfbenchmarks_value_5hz"):
     )
 _DECODERS["pyth_value"] = _decoder(
     PythValue,
-    ("underlying_ticker", _str("underlying_ticker", required=True)),
+    _key_str("underlying_ticker"),
     _plain_dec("value_usd"),
     *_ints("source_ts_ms", "received_at"),
 )

@@ -2,9 +2,10 @@
 
 :class:`ViewState` gathers what the view shows (recent trades, last tickers, lifecycle
 events, connection state, message count) from a client's ``"*"`` handler, on whatever
-thread delivers callbacks. :class:`Screen` is an immutable copy of it plus the books;
-:func:`render` (a full frame) and :func:`plain_line` (one summary line) are pure functions
-of a Screen, so they are tested without a terminal.
+thread delivers callbacks; a field a message lacks (None) is shown as ``?`` or ``-``.
+:class:`Screen` is an immutable copy of it plus the books; :func:`render` (a full frame)
+and :func:`plain_line` (one summary line) are pure functions of a Screen, so they are
+tested without a terminal.
 """
 
 from __future__ import annotations
@@ -84,7 +85,8 @@ class ViewState:
             if isinstance(msg, Trade):
                 self._trades.appendleft(msg)
             elif isinstance(msg, Ticker):
-                self._last[msg.market_ticker] = msg
+                if msg.market_ticker is not None:  # a ticker naming no market shows nowhere
+                    self._last[msg.market_ticker] = msg
             elif isinstance(msg, MarketLifecycle):
                 self._lifecycle.appendleft(msg)
 
@@ -215,11 +217,11 @@ def render(screen: Screen, *, depth: int = 5) -> str:
     for t in screen.trades:
         side = t.taker_outcome_side or t.taker_side or "?"
         out.append(
-            f"  {_clock(t.ts_ms)}  {t.market_ticker}  {_n(t.count)} @ {_p(t.yes_price)}"
+            f"  {_clock(t.ts_ms)}  {t.market_ticker or '?'}  {_n(t.count)} @ {_p(t.yes_price)}"
             f"  (taker bought {side})"
         )
     for ev in screen.lifecycle:
-        out.append(f"Lifecycle: {ev.market_ticker} {ev.event_type}")
+        out.append(f"Lifecycle: {ev.market_ticker or '?'} {ev.event_type or '?'}")
     return "\n".join(out) + "\n"
 
 
@@ -234,5 +236,5 @@ def plain_line(screen: Screen) -> str:
             parts.append(f"{ticker} bid {_p(book.best_yes_bid)} ask {_p(book.best_yes_ask)}")
     if screen.trades:
         t = screen.trades[0]
-        parts.append(f"last trade {t.market_ticker} {_n(t.count)} @ {_p(t.yes_price)}")
+        parts.append(f"last trade {t.market_ticker or '?'} {_n(t.count)} @ {_p(t.yes_price)}")
     return " | ".join(parts)

@@ -348,6 +348,9 @@ class KalshiClient:
         return self._books.get(market_ticker)
 
     def stats(self) -> dict[str, Any]:
+        """Counters since the client was created (see README "Statistics"). Besides the
+        connection, seq and delivery counters: ``partial_messages``, messages delivered
+        although a key field was missing (``msg.missing``)."""
         d = self._delivery
         p = self._pipeline
         last = self._conn.last_heard
@@ -362,6 +365,7 @@ class KalshiClient:
             "drops": d.dropped,
             "overflows": d.overflows,
             "decode_errors": p.decode_errors,
+            "partial_messages": p.partial_messages,
             "unknown_sid": p.unknown_sid,
             "callback_errors": d.callback_errors,
             "delivered": d.delivered,

@@ -8,6 +8,12 @@ the same attributes in the same units, so callers never see which generation of 
 format a frame came from. Every message keeps the decoded JSON envelope in ``.raw`` so unknown
 fields are never lost. Nested JSON objects that are passed through as mappings are excluded
 from hashing (``hash=False``) so every message stays hashable.
+
+No message is dropped for a missing field: every data field is optional (None when the frame
+left it out, sent ``""`` or ``null``). A message that lacks a field it normally carries (a
+fill without its price, a delta without its side) says so in ``.missing`` (the attribute
+names, in field order) and ``.partial``; the raw frame is still in ``.raw``. All classes are
+constructible by keyword with any subset of their fields (``Fill(type="fill", ...)``).
 """
 
 from __future__ import annotations
@@ -19,6 +25,8 @@ from typing import Any
 import attrs
 
 __all__ = [
+    "LAST_UPDATE_REASONS",
+    "OBSCURED_IDS",
     "CfbenchmarksIndexList",
     "CfbenchmarksValue",
     "EventFeeUpdate",
@@ -50,10 +58,41 @@ __all__ = [
     "UnknownMessage",
     "Unsubscribed",
     "UserOrder",
+    "is_obscured_id",
 ]
 
 Level = tuple[Decimal, Decimal]
 """One order-book level: (price in dollars, resting contracts)."""
+
+LAST_UPDATE_REASONS: frozenset[str] = frozenset(
+    {
+        "Decrease",
+        "Amend",
+        "MarginCancel",
+        "SelfTradeCancel",
+        "ExpiryCancel",
+        "CloseCancel",
+        "HaltCancel",
+        "Trade",
+        "PostOnlyCrossCancel",
+        "ReduceOnlyCancel",
+        "SettlementBoundsCancel",
+    }
+)
+"""The ``user_order.last_update_reason`` values Kalshi documents (docs/protocol.md,
+'user_orders'). The set is open: a value not listed here is decoded unchanged."""
+
+OBSCURED_IDS: frozenset[str] = frozenset(
+    {"0", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}
+)
+"""Placeholders the ``communications`` channel sends instead of another user's id: ``"0"``
+and the SHA-256 of the empty string (docs/protocol.md, 'communications')."""
+
+
+def is_obscured_id(value: str | None) -> bool:
+    """True when a communications creator id identifies nobody: one of :data:`OBSCURED_IDS`,
+    or absent/empty (the early-2026 form of an obscured ``creator_id``)."""
+    return value is None or value in OBSCURED_IDS
 
 
 def _mapping_field() -> Any:
@@ -63,12 +102,26 @@ def _mapping_field() -> Any:
 
 @attrs.frozen(kw_only=True)
 class Message:
-    """Base of every server message. ``sid``/``seq`` are None when the frame has none."""
+    """Base of every server message. ``sid``/``seq`` are None when the frame has none.
+
+    ``sending_ts_ms``: when Kalshi queued the frame at its network layer (Unix ms, the
+    envelope's ``sending_ts_ms``), on data and control frames alike; None when absent. For a
+    snapshot it is the only server clock. ``missing``: the fields this message normally
+    carries that the frame left out or sent empty (see the module docstring); ``()`` for a
+    complete message. Neither takes part in equality.
+    """
 
     type: str
     sid: int | None = None
     seq: int | None = None
+    sending_ts_ms: int | None = attrs.field(default=None, eq=False)
     raw: dict[str, Any] = attrs.field(factory=dict, repr=False, eq=False)
+    missing: tuple[str, ...] = attrs.field(default=(), repr=False, eq=False)
+
+    @property
+    def partial(self) -> bool:
+        """True when a field this message normally carries is missing (see ``missing``)."""
+        return bool(self.missing)
 
 
 # --- orderbook_delta channel -------------------------------------------------------------
@@ -78,24 +131,36 @@ class Message:
 class OrderbookSnapshot(Message):
     """Full book of one market (``orderbook_snapshot``). ``id`` is set on a get_snapshot reply.
 
-    ``yes``/``no`` are bid levels (price dollars, contracts); an absent side is ``()``.
+    ``yes``/``no`` are bid levels (price dollars, contracts); an absent side is ``()`` (the
+    server leaves an empty side out, so a snapshot with neither side is an empty book). A
+    side with a level whose price or count is missing is None: such a snapshot is delivered
+    but never applied (see :attr:`applicable`), and the book is resynced instead.
     """
 
-    market_ticker: str
+    market_ticker: str | None = None
     market_id: str | None = None
-    yes: tuple[Level, ...] = ()
-    no: tuple[Level, ...] = ()
+    yes: tuple[Level, ...] | None = ()
+    no: tuple[Level, ...] | None = ()
     id: int | None = None
+
+    @property
+    def applicable(self) -> bool:
+        """True when the snapshot names its market and both sides could be read."""
+        return self.market_ticker is not None and self.yes is not None and self.no is not None
 
 
 @attrs.frozen(kw_only=True)
 class OrderbookDelta(Message):
-    """One level change (``orderbook_delta``): ``delta`` contracts added (+) or removed (-)."""
+    """One level change (``orderbook_delta``): ``delta`` contracts added (+) or removed (-).
 
-    market_ticker: str
-    price: Decimal
-    delta: Decimal
-    side: str
+    A delta without its market, price, side or delta (or with a side other than "yes"/"no")
+    cannot be applied: it is delivered, and its book is resynced from a fresh snapshot.
+    """
+
+    market_ticker: str | None = None
+    price: Decimal | None = None
+    delta: Decimal | None = None
+    side: str | None = None
     market_id: str | None = None
     client_order_id: str | None = None
     subaccount: int | None = None
@@ -176,7 +241,7 @@ class Ticker(Message):
     ``dollar_open_interest`` are whole dollars (ints) on the wire and stay ints.
     """
 
-    market_ticker: str
+    market_ticker: str | None = None
     market_id: str | None = None
     price: Decimal | None = None
     yes_bid: Decimal | None = None
@@ -198,9 +263,9 @@ class Ticker(Message):
 class Trade(Message):
     """``trade``: a public execution. ``yes_price + no_price == 1``."""
 
-    market_ticker: str
-    yes_price: Decimal
-    count: Decimal
+    market_ticker: str | None = None
+    yes_price: Decimal | None = None
+    count: Decimal | None = None
     no_price: Decimal | None = None
     trade_id: str | None = None
     taker_side: str | None = None
@@ -213,11 +278,14 @@ class Trade(Message):
 
 @attrs.frozen(kw_only=True)
 class Fill(Message):
-    """``fill``: one of your orders traded. ``post_position`` is the signed net position after."""
+    """``fill``: one of your orders traded. ``post_position`` is the signed net position after.
 
-    market_ticker: str
-    yes_price: Decimal
-    count: Decimal
+    Every field may be None: a fill is never dropped for a missing field (see ``missing``).
+    """
+
+    market_ticker: str | None = None
+    yes_price: Decimal | None = None
+    count: Decimal | None = None
     no_price: Decimal | None = None
     trade_id: str | None = None
     order_id: str | None = None
@@ -238,10 +306,11 @@ class Fill(Message):
 
 @attrs.frozen(kw_only=True)
 class MarketPosition(Message):
-    """``market_position``: your position in one market; money fields in dollars."""
+    """``market_position``: your position in one market; money fields in dollars. Every
+    field may be None (see ``missing``)."""
 
-    market_ticker: str
-    position: Decimal
+    market_ticker: str | None = None
+    position: Decimal | None = None
     user_id: str | None = None
     position_cost: Decimal | None = None
     realized_pnl: Decimal | None = None
@@ -254,10 +323,15 @@ class MarketPosition(Message):
 @attrs.frozen(kw_only=True)
 class UserOrder(Message):
     """``user_order``: one of your orders changed. The wire names the market ``ticker``;
-    ``market_ticker`` is an alias so routing can read it uniformly."""
+    ``market_ticker`` is an alias so routing can read it uniformly. Every field may be None
+    (see ``missing``).
 
-    order_id: str
-    ticker: str
+    ``last_update_reason`` is an open set of strings: the values Kalshi documents are in
+    :data:`LAST_UPDATE_REASONS`, and any other value is passed through unchanged.
+    """
+
+    order_id: str | None = None
+    ticker: str | None = None
     user_id: str | None = None
     client_order_id: str | None = None
     order_group_id: str | None = None
@@ -287,7 +361,7 @@ class UserOrder(Message):
     subaccount_number: int | None = None
 
     @property
-    def market_ticker(self) -> str:
+    def market_ticker(self) -> str | None:
         """Same as ``ticker``."""
         return self.ticker
 
@@ -296,8 +370,8 @@ class UserOrder(Message):
 class OrderGroupUpdate(Message):
     """``order_group_updates``: ``event_type`` created/triggered/reset/deleted/limit_updated."""
 
-    event_type: str
-    order_group_id: str
+    event_type: str | None = None
+    order_group_id: str | None = None
     contracts_limit: Decimal | None = None
     ts_ms: int | None = None
 
@@ -309,17 +383,17 @@ class OrderGroupUpdate(Message):
 class PriceRange:
     """One band of a market's tick grid: prices ``start``..``end`` in steps of ``step``."""
 
-    start: Decimal
-    end: Decimal
-    step: Decimal
+    start: Decimal | None = None
+    end: Decimal | None = None
+    step: Decimal | None = None
 
 
 @attrs.frozen(kw_only=True)
 class _MarketLifecycleBase(Message):
     """Fields shared by the two market lifecycle channels; ``event_type`` picks the subset."""
 
-    market_ticker: str
-    event_type: str
+    market_ticker: str | None = None
+    event_type: str | None = None
     exchange_index: int | None = None
     open_ts: int | None = None
     close_ts: int | None = None
@@ -352,7 +426,7 @@ class MultivariateMarketLifecycle(_MarketLifecycleBase):
 class EventLifecycle(Message):
     """``event_lifecycle``: an event was created. ``subtitle`` also reads legacy ``sub_title``."""
 
-    event_ticker: str
+    event_ticker: str | None = None
     title: str | None = None
     subtitle: str | None = None
     collateral_return_type: str | None = None
@@ -366,7 +440,7 @@ class EventLifecycle(Message):
 class EventFeeUpdate(Message):
     """``event_fee_update``: fee override set on an event (both None when cleared)."""
 
-    event_ticker: str
+    event_ticker: str | None = None
     fee_type_override: str | None = None
     fee_multiplier_override: Decimal | None = None
 
@@ -389,7 +463,7 @@ class _RfqMessage(Message):
     """Fields shared by ``rfq_created`` and ``rfq_deleted``. ``id`` is the RFQ id (the wire's
     ``msg.id``, a string), not a command id."""
 
-    id: str
+    id: str | None = None
     creator_id: str | None = None
     market_ticker: str | None = None
     event_ticker: str | None = None
@@ -397,6 +471,11 @@ class _RfqMessage(Message):
     target_cost: Decimal | None = None
     mve_collection_ticker: str | None = None
     mve_selected_legs: tuple[MveLeg, ...] | None = None
+
+    @property
+    def creator_obscured(self) -> bool:
+        """True when ``creator_id`` hides the creator (see :func:`is_obscured_id`)."""
+        return is_obscured_id(self.creator_id)
 
 
 @attrs.frozen(kw_only=True)
@@ -417,13 +496,24 @@ class RfqDeleted(_RfqMessage):
 class _QuoteMessage(Message):
     """Fields shared by the quote messages (sent to the quote and RFQ creators only)."""
 
-    quote_id: str
-    rfq_id: str
+    quote_id: str | None = None
+    rfq_id: str | None = None
     quote_creator_id: str | None = None
     rfq_creator_id: str | None = None
     market_ticker: str | None = None
     event_ticker: str | None = None
     subaccount: int | None = None
+
+    @property
+    def quote_creator_obscured(self) -> bool:
+        """True when ``quote_creator_id`` hides the quoter (see :func:`is_obscured_id`)."""
+        return is_obscured_id(self.quote_creator_id)
+
+    @property
+    def rfq_creator_obscured(self) -> bool:
+        """True when ``rfq_creator_id`` hides the RFQ's creator or is absent (see
+        :func:`is_obscured_id`)."""
+        return is_obscured_id(self.rfq_creator_id)
 
 
 @attrs.frozen(kw_only=True)
@@ -470,7 +560,7 @@ class CfbenchmarksValue(Message):
     ``data`` is CF Benchmarks' own JSON, kept as the string the server sent.
     """
 
-    index_id: str
+    index_id: str | None = None
     value_usd: Decimal | None = None
     source_ts_ms: int | None = None
     received_at: int | None = None
@@ -491,7 +581,7 @@ class CfbenchmarksIndexList(Message):
 class PythValue(Message):
     """``pyth_value``: one Pyth reference price."""
 
-    underlying_ticker: str
+    underlying_ticker: str | None = None
     value_usd: Decimal | None = None
     source_ts_ms: int | None = None
     received_at: int | None = None

@@ -22,11 +22,19 @@ import attrs
 
 from .models import OrderbookDelta, OrderbookSnapshot
 
-__all__ = ["BOOK_STATES", "BookStore", "MutableOrderbook", "Orderbook"]
+__all__ = ["BOOK_STATES", "BookStore", "MutableOrderbook", "Orderbook", "UnappliableError"]
 
 BOOK_STATES = frozenset({"live", "stale", "resyncing"})
 """``live``: in step with the stream. ``stale``: the stream broke (gap, disconnect); the
 levels are the last known ones. ``resyncing``: a fresh snapshot has been requested."""
+
+
+class UnappliableError(ValueError):
+    """A book message that cannot be applied without guessing: a delta without its market,
+    price, side or delta, or with a side other than "yes"/"no"; a snapshot without its
+    market or with an unreadable side (``OrderbookSnapshot.applicable`` is False). The
+    client delivers such a message and repairs the book from a fresh snapshot instead."""
+
 
 _ZERO = Decimal(0)
 _ONE = Decimal(1)
@@ -272,12 +280,20 @@ class MutableOrderbook:
         self.underflows = 0
         self._yes: dict[Decimal, Decimal] = {}
         self._no: dict[Decimal, Decimal] = {}
-        # side name -> level dict: one lookup instead of an if/else chain per delta.
-        self._sides = {"yes": self._yes, "no": self._no}
+        # side name -> level dict: one lookup instead of an if/else chain per delta (a None
+        # or unknown side is a KeyError).
+        self._sides: dict[str | None, dict[Decimal, Decimal]] = {"yes": self._yes, "no": self._no}
 
     def apply_snapshot(self, msg: OrderbookSnapshot, *, use_yes_price: bool | None = None) -> None:
         """Replace both sides with the snapshot's levels (an absent side is empty) and go
-        live. ``use_yes_price`` sets the convention the snapshot was sent in (None: keep)."""
+        live. ``use_yes_price`` sets the convention the snapshot was sent in (None: keep).
+        Raises :class:`UnappliableError`, changing nothing, for a snapshot that is not
+        ``applicable``."""
+        if msg.yes is None or msg.no is None:
+            raise UnappliableError(
+                f"snapshot for {msg.market_ticker!r} has a level without price or count "
+                f"(missing: {', '.join(msg.missing) or '?'})"
+            )
         if msg.market_ticker != self.market_ticker:
             raise ValueError(
                 f"snapshot for {msg.market_ticker!r} applied to the book of {self.market_ticker!r}"
@@ -296,16 +312,22 @@ class MutableOrderbook:
     def apply_delta(self, msg: OrderbookDelta) -> bool:
         """Add ``msg.delta`` at ``msg.price`` on ``msg.side``; remove the level when it reaches
         <= 0. Returns False, changing nothing, when the book is not live. The caller routes
-        by ticker (not re-checked here, this runs for every frame). Raises ValueError for a
-        side other than "yes"/"no"."""
+        by ticker (not re-checked here, this runs for every frame). Raises
+        :class:`UnappliableError` (a ValueError), changing nothing, for a side other than
+        "yes"/"no" or a missing price or delta."""
         if self.state != "live":
             return False
         try:
             levels = self._sides[msg.side]
         except KeyError:
-            raise ValueError(f"order book side must be 'yes' or 'no', not {msg.side!r}") from None
+            raise UnappliableError(
+                f"order book side must be 'yes' or 'no', not {msg.side!r}"
+            ) from None
         price = msg.price
-        count = levels.get(price, _ZERO) + msg.delta
+        delta = msg.delta
+        if price is None or delta is None:
+            raise UnappliableError(f"delta without {'price' if price is None else 'delta'}")
+        count = levels.get(price, _ZERO) + delta
         if count > _ZERO:
             levels[price] = count
         else:
@@ -360,19 +382,31 @@ class BookStore:
 
     def apply_snapshot(self, msg: OrderbookSnapshot, *, use_yes_price: bool = False) -> None:
         """Replace the market's book (creating it if new) and make it live; the book
-        remembers ``msg.sid`` and the ``use_yes_price`` convention of its subscription."""
+        remembers ``msg.sid`` and the ``use_yes_price`` convention of its subscription.
+        Raises :class:`UnappliableError`, changing nothing, for a snapshot that is not
+        ``applicable``."""
+        ticker = msg.market_ticker
+        if ticker is None or msg.yes is None or msg.no is None:
+            raise UnappliableError(
+                f"snapshot for {ticker!r} cannot be applied (missing: {', '.join(msg.missing)})"
+            )
         with self._lock:
-            book = self._books.get(msg.market_ticker)
+            book = self._books.get(ticker)
             if book is None:
-                book = self._books[msg.market_ticker] = MutableOrderbook(msg.market_ticker)
+                book = self._books[ticker] = MutableOrderbook(ticker)
             book.apply_snapshot(msg, use_yes_price=use_yes_price)
 
     def apply_delta(self, msg: OrderbookDelta) -> bool:
         """Apply a delta. False (nothing changed) when the market is unknown, its book is not
         live, or the delta comes from another sid than the book's snapshot (a late frame
-        of an old subscription must not touch a book rebuilt from a newer one)."""
+        of an old subscription must not touch a book rebuilt from a newer one). Raises
+        :class:`UnappliableError`, changing nothing, for a delta without a market, or one
+        without price, delta or a yes/no side that would have applied to a live book."""
+        ticker = msg.market_ticker
+        if ticker is None:
+            raise UnappliableError("delta without market_ticker")
         with self._lock:
-            book = self._books.get(msg.market_ticker)
+            book = self._books.get(ticker)
             if book is None or (msg.sid != book.sid and book.sid is not None):
                 return False
             return book.apply_delta(msg)

@@ -5,6 +5,12 @@
 tick. It shares the registry, book store, seq tracker and delivery with the client and
 sends commands through the client's ``send``. Only ``on_frame`` runs per frame: keep it
 lean (no extra attribute hops or calls).
+
+Every frame that carries both ``sid`` and ``seq`` advances that sid's sequence, control
+replies included (docs/protocol.md, 'sid and seq'). A book message that cannot be applied
+(:class:`~kalshi_sync.orderbook.UnappliableError`) is still delivered; its book is repaired
+the way a seq gap repairs one: marked ``resyncing``, then ``get_snapshot``, then a
+resubscribe if no snapshot comes within :data:`SNAPSHOT_TIMEOUT`.
 """
 
 from __future__ import annotations
@@ -20,7 +26,7 @@ from .dispatch import Delivery
 from .errors import ProtocolError
 from .events import ConnectedEvent, DisconnectedEvent, GapEvent, ResyncedEvent
 from .models import Message, OrderbookSnapshot
-from .orderbook import BookStore
+from .orderbook import BookStore, UnappliableError
 from .registry import Outgoing, Registry
 from .sequence import SEQ_FIRST, SEQ_GAP, SEQ_OK, SeqTracker
 
@@ -34,7 +40,6 @@ __all__ = ["SNAPSHOT_TIMEOUT", "Pipeline"]
 log = logging.getLogger("kalshi_sync")
 
 _CONTROL = protocol.CONTROL_TYPES
-_SEQUENCED = protocol.SEQUENCED_TYPES
 # A book that stays resyncing this long after get_snapshot is resubscribed instead.
 SNAPSHOT_TIMEOUT = 5.0
 
@@ -78,6 +83,7 @@ class Pipeline:
         self.by_type: dict[str, int] = {}
         self.frames = 0
         self.decode_errors = 0
+        self.partial_messages = 0  # decoded with a key field missing, and delivered
         self.unknown_sid = 0
         self.resyncs = 0
         self.offline = False  # replaying a recording: sids need no subscription
@@ -163,6 +169,8 @@ class Pipeline:
         mtype = msg.type
         by_type = self.by_type
         by_type[mtype] = by_type.get(mtype, 0) + 1
+        if msg.missing:
+            self.partial_messages += 1
         try:
             if mtype in _CONTROL:
                 self._on_control(msg)
@@ -177,12 +185,15 @@ class Pipeline:
                     self.unknown_sid += 1  # e.g. a frame right after unsubscribe
                     return
                 seq = msg.seq
-                if seq is not None and mtype in _SEQUENCED:
+                if seq is not None:  # any type: a frame with sid and seq takes a number
                     result = self._seq.check(sid, seq)
-                    if result != SEQ_OK and not self._seq_event(msg, sid, seq, result):
+                    if result != SEQ_OK and not self._seq_event(msg, sid, seq, result, handles):
                         return
             if mtype == "orderbook_delta":
-                self._books.apply_delta(msg)  # type: ignore[arg-type]
+                try:
+                    self._books.apply_delta(msg)  # type: ignore[arg-type]
+                except UnappliableError as exc:
+                    self._unappliable(msg, sid, handles, exc)
             elif mtype == "orderbook_snapshot":
                 self._on_snapshot(msg, handles)  # type: ignore[arg-type]
             self._delivery.put(msg, handles)
@@ -198,7 +209,9 @@ class Pipeline:
                 log.exception("recording failed")
         self.on_frame(data)
 
-    def _seq_event(self, msg: Message, sid: int, seq: int, result: int) -> bool:
+    def _seq_event(
+        self, msg: Message, sid: int, seq: int, result: int, handles: tuple[Subscription, ...]
+    ) -> bool:
         """Handle a non-OK seq check; False means: drop this frame."""
         if result == SEQ_FIRST:
             return True
@@ -206,13 +219,13 @@ class Pipeline:
             return False  # duplicate or older: already processed once
         expected = self._seq.gap_expected
         tickers: tuple[str, ...] = ()
-        channel = protocol.CHANNEL_OF_TYPE.get(msg.type, "")
-        if channel == "orderbook_delta":
+        # The sid's channel: a control reply or a type this version does not know still
+        # tells a gap on an order book subscription.
+        channel = protocol.CHANNEL_OF_TYPE.get(msg.type) or (handles[0].channel if handles else "")
+        if channel in ("orderbook_delta", ""):
             tickers = tuple(self._books.tickers_for_sid(sid))
-            self._books.mark_resyncing(tickers)
-            self.resyncs += 1
-            self._resync_deadlines[sid] = time.monotonic() + SNAPSHOT_TIMEOUT
-            self._send(self._registry.resync(sid, tickers))
+        if channel == "orderbook_delta" or tickers:
+            self._resync(sid, tickers)
         log.warning("seq gap on sid %d (%s): expected %d, got %d", sid, channel, expected, seq)
         self._delivery.put_event(
             GapEvent(
@@ -221,29 +234,71 @@ class Pipeline:
         )
         return True
 
+    def _resync(self, sid: int, tickers: tuple[str, ...]) -> None:
+        """Repair the books of ``tickers`` on ``sid``: resyncing until their get_snapshot
+        answer arrives, resubscribed if it does not arrive in time."""
+        self._books.mark_resyncing(tickers)
+        self.resyncs += 1
+        self._resync_deadlines[sid] = time.monotonic() + SNAPSHOT_TIMEOUT
+        self._send(self._registry.resync(sid, tickers))
+
+    def _unappliable(
+        self,
+        msg: Message,
+        sid: int | None,
+        handles: tuple[Subscription, ...],
+        exc: Exception,
+    ) -> None:
+        """A book message that cannot be applied without guessing: resync what it was for
+        (its market, or every market of its sid when it names none)."""
+        ticker: str | None = getattr(msg, "market_ticker", None)
+        if sid is None:
+            log.warning("cannot apply %s without sid (%s); not resyncing", msg.type, exc)
+            return
+        if ticker is not None:
+            tickers: tuple[str, ...] = (ticker,)
+        else:
+            wanted = set(self._books.tickers_for_sid(sid))
+            for h in handles:
+                wanted |= h._markets or frozenset()
+            tickers = tuple(sorted(wanted))
+        log.warning("cannot apply %s on sid %d (%s): resyncing %s", msg.type, sid, exc, tickers)
+        if tickers:
+            self._resync(sid, tickers)
+
     def _on_snapshot(self, msg: OrderbookSnapshot, handles: tuple[Subscription, ...]) -> None:
         books = self._books
         ticker = msg.market_ticker
         sid = msg.sid
-        if not self.offline and not any(
-            h._markets is None or ticker in h._markets for h in handles
+        if (
+            ticker is not None
+            and not self.offline
+            and not any(h._markets is None or ticker in h._markets for h in handles)
         ):
             # A snapshot already on the wire when the market was removed (unsubscribe,
             # remove_markets): building a book from it would leave a "live" book that no
             # delta will ever update again.
             return
+        if ticker is None or not msg.applicable:
+            self._unappliable(msg, sid, handles, UnappliableError(f"missing {msg.missing}"))
+            return
         before = books.state(ticker)
         yes_price = self._registry.use_yes_price.get(sid, False) if sid is not None else False
         books.apply_snapshot(msg, use_yes_price=yes_price)
         if before is not None and before != "live":
-            self._delivery.put_event(ResyncedEvent(sid=sid, market_ticker=msg.market_ticker))
+            self._delivery.put_event(ResyncedEvent(sid=sid, market_ticker=ticker))
 
     def _on_control(self, msg: Message) -> None:
         sid = msg.sid
+        seq = msg.seq
         if msg.type == "subscribed" and sid is not None:
             self._seq.forget(sid)  # a new sid starts its own sequence
-        elif sid is not None and msg.seq is not None:
-            self._seq.note_control(sid, msg.seq)
+        elif sid is not None and seq is not None:
+            # ok / unsubscribed / a subscription's error take a seq number like data does,
+            # so a gap can show first on one. The reply itself is never dropped.
+            result = self._seq.note_control(sid, seq)
+            if result == SEQ_GAP and msg.type != "unsubscribed":
+                self._seq_event(msg, sid, seq, result, self._registry.by_sid.get(sid, ()))
         self._send(self._registry.on_reply(msg))
         if msg.type == "unsubscribed" and sid is not None:
             self._seq.forget(sid)

@@ -511,7 +511,8 @@ CASES: list[Any] = [
     pytest.param(
         LEGACY["event_lifecycle"],
         EventLifecycle,
-        {"subtitle": "Jan 25", "strike_date": 1769377800, "collateral_return_type": ""},
+        # "" decodes to None like an absent field (it was passed through as "").
+        {"subtitle": "Jan 25", "strike_date": 1769377800, "collateral_return_type": None},
         id="event_lifecycle-legacy-sub_title",
     ),
     pytest.param(
@@ -559,7 +560,13 @@ CASES: list[Any] = [
     pytest.param(
         LEGACY["rfq_created"],
         RfqCreated,
-        {"contracts": D(100), "target_cost": D("0.35"), "creator_id": ""},
+        # The early-2026 empty creator_id: None, and it counts as obscured (was: "").
+        {
+            "contracts": D(100),
+            "target_cost": D("0.35"),
+            "creator_id": None,
+            "creator_obscured": True,
+        },
         id="rfq_created-legacy-centicents",
     ),
     pytest.param(

@@ -46,7 +46,12 @@ class CrashLog(logging.Handler):
 
 
 class Model:
-    """The documented book rules, applied to the messages the client delivered."""
+    """The documented book rules, applied to the messages the client delivered.
+
+    A book message that cannot be applied (a delta without market, price, delta or a
+    yes/no side on a live book; a snapshot that is not ``applicable``) is delivered but
+    puts its book resyncing -- every book of its sid when it names no market.
+    """
 
     def __init__(self) -> None:
         self.books: dict[str, tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]] = {}
@@ -66,6 +71,13 @@ class Model:
             for t in msg.market_tickers:
                 if t in self.state:
                     self.state[t] = "resyncing"
+        elif kind == "orderbook_snapshot" and not msg.applicable:
+            if msg.sid is None:
+                return
+            if msg.market_ticker is not None:
+                self.resync([msg.market_ticker])
+            else:
+                self.resync(t for t, sid in self.sid.items() if sid == msg.sid)
         elif kind == "orderbook_snapshot":
             yes: dict[Decimal, Decimal] = {}
             no: dict[Decimal, Decimal] = {}
@@ -80,9 +92,17 @@ class Model:
             self.sid[msg.market_ticker] = msg.sid
         elif kind == "orderbook_delta":
             t = msg.market_ticker
+            if t is None:
+                if msg.sid is not None:
+                    self.resync(t for t, sid in self.sid.items() if sid == msg.sid)
+                return
             if t not in self.books or self.state[t] != "live":
                 return
             if self.sid[t] is not None and msg.sid != self.sid[t]:
+                return
+            if msg.price is None or msg.delta is None or msg.side not in SIDES:
+                if msg.sid is not None:
+                    self.resync([t])
                 return
             levels = self.books[t][0 if msg.side == "yes" else 1]
             count = levels.get(msg.price, Decimal(0)) + msg.delta
@@ -90,6 +110,11 @@ class Model:
                 levels[msg.price] = count
             else:
                 levels.pop(msg.price, None)
+
+    def resync(self, tickers: Any) -> None:
+        for t in list(tickers):
+            if t in self.state:
+                self.state[t] = "resyncing"
 
 
 def offline_client(key: Any) -> tuple[ks.KalshiClient, Model]:

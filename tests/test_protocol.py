@@ -226,22 +226,29 @@ def test_empty_price_string_is_none() -> None:
     assert msg.price is None
 
 
-def test_empty_required_price_is_an_error() -> None:
-    """A "" in a required price (trade yes_price) is a ProtocolError, not None."""
-    with pytest.raises(ProtocolError, match="yes_price_dollars"):
-        decode(
-            frame(
-                type="trade", msg={"market_ticker": "A", "yes_price_dollars": "", "count_fp": "1"}
-            )
-        )
+def test_empty_key_price_is_none_and_partial() -> None:
+    """A "" in a key price (trade yes_price) decodes to None and marks the trade partial
+    (was: a ProtocolError that dropped the trade)."""
+    msg = decode(
+        frame(type="trade", msg={"market_ticker": "A", "yes_price_dollars": "", "count_fp": "1"})
+    )
+    assert isinstance(msg, Trade)
+    assert (msg.yes_price, msg.count) == (None, D(1))
+    assert msg.missing == ("yes_price",)
 
 
 def test_missing_optional_fields_are_none() -> None:
-    """A minimal ticker decodes with every optional field None."""
+    """A minimal ticker decodes with every optional field None (``missing`` is ())."""
     msg = decode(frame(type="ticker", msg={"market_ticker": "A"}))
     assert isinstance(msg, Ticker)
     values = attrs.asdict(msg, recurse=False)
-    assert {k for k, v in values.items() if v is not None} == {"type", "market_ticker", "raw"}
+    assert {k for k, v in values.items() if v is not None} == {
+        "type",
+        "market_ticker",
+        "raw",
+        "missing",
+    }
+    assert msg.missing == ()
 
 
 def test_current_field_wins_over_legacy() -> None:
@@ -356,22 +363,8 @@ BAD_FRAMES = [
     pytest.param(frame(type="orderbook_delta", sid=1, seq=False, msg=DELTA_MSG), id="bool-seq"),
     pytest.param(frame(type="brand_new", sid=[1]), id="unknown-type-list-sid"),
     pytest.param(frame(type="orderbook_snapshot", id="x", msg={"market_ticker": "A"}), id="str-id"),
-    pytest.param(frame(type="orderbook_delta", sid=1, seq=1), id="data-missing-msg"),
     pytest.param(frame(type="trade", msg=[1]), id="data-msg-array"),
     pytest.param(frame(type="orderbook_delta", sid=1, seq=1, msg="x"), id="delta-msg-string"),
-    pytest.param(
-        frame(type="orderbook_delta", sid=1, seq=1, msg={**DELTA_MSG, "side": None}),
-        id="delta-missing-side",
-    ),
-    pytest.param(
-        frame(
-            type="orderbook_delta",
-            sid=1,
-            seq=1,
-            msg={"market_ticker": "A", "side": "yes", "delta_fp": "1"},
-        ),
-        id="delta-missing-price",
-    ),
     pytest.param(
         frame(type="orderbook_delta", sid=1, seq=1, msg={**DELTA_MSG, "market_ticker": 5}),
         id="delta-int-ticker",
@@ -386,7 +379,6 @@ BAD_FRAMES = [
             ("nan", "NaN"),
             ("snan", "sNaN"),
             ("infinity", "Infinity"),
-            ("empty", ""),
             ("bool", True),
             ("list", ["0.5"]),
             ("object", {"v": "0.5"}),
@@ -404,33 +396,7 @@ BAD_FRAMES = [
         id="delta-legacy-price-garbage",
     ),
     pytest.param(
-        frame(type="trade", msg={"market_ticker": "A", "count_fp": "1"}), id="trade-no-price"
-    ),
-    pytest.param(
-        frame(type="fill", msg={"yes_price_dollars": "0.5", "count_fp": "1"}), id="fill-no-ticker"
-    ),
-    pytest.param(frame(type="user_order", msg={"order_id": "o"}), id="user-order-no-ticker"),
-    pytest.param(
-        frame(type="market_position", msg={"market_ticker": "A"}), id="position-no-position"
-    ),
-    pytest.param(frame(type="rfq_created", msg={"market_ticker": "A"}), id="rfq-no-id"),
-    pytest.param(frame(type="quote_accepted", msg={"quote_id": "q"}), id="quote-no-rfq-id"),
-    pytest.param(frame(type="order_group_updates", msg={"event_type": "created"}), id="og-no-id"),
-    pytest.param(
-        frame(type="market_lifecycle_v2", msg={"market_ticker": "A"}), id="lc-no-event-type"
-    ),
-    pytest.param(frame(type="event_lifecycle", msg={"title": "t"}), id="event-no-ticker"),
-    pytest.param(frame(type="pyth_value", msg={"value_usd": "1"}), id="pyth-no-ticker"),
-    pytest.param(frame(type="cfbenchmarks_value", msg={}), id="cfb-no-index"),
-    pytest.param(
         frame(type="ticker", msg={"market_ticker": "A", "volume_fp": []}), id="ticker-list-volume"
-    ),
-    pytest.param(
-        frame(
-            type="market_lifecycle_v2",
-            msg={"market_ticker": "A", "event_type": "created", "price_ranges": [{"start": "0"}]},
-        ),
-        id="lc-price-range-incomplete",
     ),
     pytest.param(
         frame(type="rfq_created", msg={"id": "r", "mve_selected_legs": ["leg"]}), id="rfq-bad-legs"
@@ -447,9 +413,7 @@ BAD_FRAMES = [
             ("string-level", ["12"]),
             ("object-level", [{"p": "0.1", "c": "1"}]),
             ("bool-price", [[True, "1"]]),
-            ("empty-price", [["", "1"]]),
             ("nan-count", [["0.1", "NaN"]]),
-            ("null-count", [["0.1", None]]),
         ]
     ),
     pytest.param(
@@ -495,6 +459,107 @@ def test_protocol_error_names_the_field() -> None:
     """The error message says which type and field failed."""
     with pytest.raises(ProtocolError, match=r"orderbook_delta: .*price_dollars"):
         decode(frame(type="orderbook_delta", sid=1, seq=1, msg={**DELTA_MSG, "price_dollars": "x"}))
+
+
+# Frames that were ProtocolErrors until missing fields stopped costing the message: each now
+# decodes, with the absent key fields None and named in ``missing``.
+MISSING_FIELD_FRAMES = [
+    pytest.param(
+        frame(type="orderbook_delta", sid=1, seq=1),
+        ("market_ticker", "price", "delta", "side"),
+        id="data-missing-msg",
+    ),
+    pytest.param(
+        frame(type="orderbook_delta", sid=1, seq=1, msg={**DELTA_MSG, "side": None}),
+        ("side",),
+        id="delta-missing-side",
+    ),
+    pytest.param(
+        frame(
+            type="orderbook_delta",
+            sid=1,
+            seq=1,
+            msg={"market_ticker": "A", "side": "yes", "delta_fp": "1"},
+        ),
+        ("price",),
+        id="delta-missing-price",
+    ),
+    pytest.param(
+        frame(type="orderbook_delta", sid=1, seq=1, msg={**DELTA_MSG, "price_dollars": ""}),
+        ("price",),
+        id="delta-price-empty",
+    ),
+    pytest.param(
+        frame(type="trade", msg={"market_ticker": "A", "count_fp": "1"}),
+        ("yes_price",),
+        id="trade-no-price",
+    ),
+    pytest.param(
+        frame(type="fill", msg={"yes_price_dollars": "0.5", "count_fp": "1"}),
+        ("market_ticker",),
+        id="fill-no-ticker",
+    ),
+    pytest.param(
+        frame(type="user_order", msg={"order_id": "o"}), ("ticker",), id="user-order-no-ticker"
+    ),
+    pytest.param(
+        frame(type="market_position", msg={"market_ticker": "A"}),
+        ("position",),
+        id="position-no-position",
+    ),
+    pytest.param(frame(type="rfq_created", msg={"market_ticker": "A"}), ("id",), id="rfq-no-id"),
+    pytest.param(
+        frame(type="quote_accepted", msg={"quote_id": "q"}), ("rfq_id",), id="quote-no-rfq-id"
+    ),
+    pytest.param(
+        frame(type="order_group_updates", msg={"event_type": "created"}),
+        ("order_group_id",),
+        id="og-no-id",
+    ),
+    pytest.param(
+        frame(type="market_lifecycle_v2", msg={"market_ticker": "A"}),
+        ("event_type",),
+        id="lc-no-event-type",
+    ),
+    pytest.param(
+        frame(type="event_lifecycle", msg={"title": "t"}), ("event_ticker",), id="event-no-ticker"
+    ),
+    pytest.param(
+        frame(type="pyth_value", msg={"value_usd": "1"}),
+        ("underlying_ticker",),
+        id="pyth-no-ticker",
+    ),
+    pytest.param(frame(type="cfbenchmarks_value", msg={}), ("index_id",), id="cfb-no-index"),
+    pytest.param(
+        frame(
+            type="market_lifecycle_v2",
+            msg={"market_ticker": "A", "event_type": "created", "price_ranges": [{"start": "0"}]},
+        ),
+        (),  # the range keeps its start; end and step are None
+        id="lc-price-range-incomplete",
+    ),
+    pytest.param(
+        frame(type="orderbook_snapshot", msg={"market_ticker": "A", "yes_dollars_fp": [["", "1"]]}),
+        ("yes",),
+        id="snapshot-empty-price",
+    ),
+    pytest.param(
+        frame(
+            type="orderbook_snapshot", msg={"market_ticker": "A", "no_dollars_fp": [["0.1", None]]}
+        ),
+        ("no",),
+        id="snapshot-null-count",
+    ),
+]
+
+
+@pytest.mark.parametrize(("data", "missing"), MISSING_FIELD_FRAMES)
+def test_frame_missing_a_key_field_decodes(data: bytes, missing: tuple[str, ...]) -> None:
+    """A frame lacking key fields decodes to its class with those fields None and listed."""
+    msg = decode(data)
+    assert type(msg) is not UnknownMessage
+    assert msg.missing == missing
+    assert all(getattr(msg, name) is None for name in missing)
 
 
 # --- encoders ----------------------------------------------------------------------------------

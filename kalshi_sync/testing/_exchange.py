@@ -288,6 +288,23 @@ class ExchangeState(ServerState):
         with self._lock:
             return self._engine.fills(owner)
 
+    def liquidity(
+        self, ticker: str, owner: str | None = None
+    ) -> tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]:
+        """Resting contracts of one owner per level as (yes, no), no-leg prices on no;
+        ``owner`` None is "the market's" own liquidity (``set_book``/``apply_delta``)."""
+        sides: list[dict[Decimal, Decimal]] = []
+        with self._lock:
+            for leg in ("yes", "no"):
+                levels: dict[Decimal, Decimal] = {}
+                for o in self._engine.resting(ticker, leg):
+                    if o.owner == owner:
+                        levels[o.leg_price] = levels.get(o.leg_price, Decimal(0)) + (
+                            o.remaining_count
+                        )
+                sides.append(levels)
+        return sides[0], sides[1]
+
     def resting_orders(self, ticker: str) -> list[OrderState]:
         """Resting orders (anonymous ones too): YES leg then NO leg, each in priority order."""
         with self._lock:

@@ -8,15 +8,22 @@ level change, ``trade`` for each execution, ``ticker`` when the top of the book 
 last trade changes, and now and then a ``market_lifecycle_v2`` event (a close-date update,
 or a market paused and later reactivated).
 
+The book is the server's one book: the makers' contracts are "the market's" anonymous
+liquidity, and takers trade through the server's matching engine, so a user's order resting
+at the best price fills in its queue turn (and the user gets its ``fill``). The simulator
+reads the book at every step instead of keeping a copy, so users' trades never make it
+drift, and it never pulls or crosses users' orders.
+
 Prices stay on the 0.01 grid strictly inside (0, 1) and the book never crosses: every yes
 bid is below ``1 - best no bid``. With a ``seed`` the sequence of actions is deterministic
-(timestamps come from ``clock``, so they are not)::
+(timestamps come from ``clock``, and ids from the engine, so they are not)::
 
     with FakeKalshiServer() as server, MarketSimulator(server, seed=1) as sim:
         ...  # connect a client to server.url and subscribe to sim.tickers
 
-:class:`SimulatedExchange` bundles a server, a throwaway key and a simulator: the offline
-demo, the examples' ``--simulate`` flag and bot tests use it.
+:class:`SimulatedExchange` bundles a server (WebSocket and REST, ``rest=True``), a
+throwaway key and a simulator: the offline demo, the examples' ``--simulate`` flag and bot
+tests use it.
 
 Threads: :meth:`MarketSimulator.start` runs :meth:`~MarketSimulator.step` on one daemon
 thread named ``kalshi-sim``; :meth:`~MarketSimulator.stop` joins it. The simulator's state
@@ -29,18 +36,18 @@ from __future__ import annotations
 import random
 import threading
 import time
-import uuid
 from collections.abc import Callable, Sequence
 from decimal import Decimal
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
-from ._books import market_id_for
 from ._keys import generate_test_key
+from ._simmarket import CENT, ONE, BookRead, SimMarket, ceiling_below, cents, ticker_msg
 from .server import FakeKalshiServer
 
 if TYPE_CHECKING:
     from ..client import KalshiClient
+    from ..rest import RestClient
 
 __all__ = ["DEFAULT_TICKERS", "MarketSimulator", "SimulatedExchange"]
 
@@ -51,50 +58,6 @@ _MAX_LEVELS = 10  # per side; beyond this the farthest level is pulled
 _MIN_LEVELS = 3  # per side; below this makers always add
 # Relative weights of the actions in one step.
 _ACTIONS = (("quote", 50), ("cancel", 26), ("trade", 14), ("drift", 9), ("lifecycle", 1))
-
-
-def _cents(c: int) -> str:
-    """Integer cents as the wire's 4-decimal dollar string (``42`` -> ``"0.4200"``)."""
-    return f"{c // 100}.{c % 100:02d}00"
-
-
-def _count(n: int) -> str:
-    """Integer contracts as the wire's 2-decimal count string (``-3`` -> ``"-3.00"``)."""
-    return f"{n}.00"
-
-
-class _Market:
-    """One market's state, in integer cents and whole contracts (exact, cheap)."""
-
-    def __init__(self, ticker: str, fair: int) -> None:
-        self.ticker = ticker
-        self.market_id = market_id_for(ticker)
-        self.fair = fair  # tenths of a cent, 50..950
-        self.yes: dict[int, int] = {}  # yes bids: yes price (cents) -> contracts
-        self.no: dict[int, int] = {}  # no bids: no-leg price (cents) -> contracts
-        self.last_price: int | None = None
-        self.last_size = 0
-        self.volume = 0
-        self.open_interest = 0
-        self.dollar_volume = 0
-        self.paused = False
-        self.close_ts = 0
-
-    def best_yes(self) -> int | None:
-        return max(self.yes) if self.yes else None
-
-    def best_no(self) -> int | None:
-        return max(self.no) if self.no else None
-
-    def top(self) -> tuple[int | None, int, int | None, int]:
-        """(best yes bid, its size, best yes ask, its size)."""
-        by, bn = self.best_yes(), self.best_no()
-        return (
-            by,
-            self.yes[by] if by is not None else 0,
-            None if bn is None else 100 - bn,
-            self.no[bn] if bn is not None else 0,
-        )
 
 
 class MarketSimulator:
@@ -129,18 +92,20 @@ class MarketSimulator:
         self._stop = threading.Event()
         self.steps = 0
         """Steps taken so far."""
-        self._markets: dict[str, _Market] = {}
+        self._markets: dict[str, SimMarket] = {}
         for ticker in names:
-            m = _Market(ticker, self._rng.randrange(150, 850))
+            m = SimMarket(ticker, self._rng.randrange(150, 850))
             m.close_ts = int(clock()) + 86_400
             f = m.fair // 10
+            yes: dict[Decimal, int] = {}
+            no: dict[Decimal, int] = {}
             for i in range(self._rng.randrange(5, 9)):
-                m.yes[f - 1 - i] = self._size()
-                m.no[100 - f - 1 - i] = self._size()
-            m.last_price = f
+                yes[cents(f - 1 - i)] = self._size()
+                no[cents(100 - f - 1 - i)] = self._size()
+            m.last_price = cents(f)
             m.open_interest = self._rng.randrange(1_000, 50_000)
             self._markets[ticker] = m
-            server.set_book(ticker, _levels(m.yes), _levels(m.no))
+            server.set_book(ticker, sorted(yes.items()), sorted(no.items()))
 
     @property
     def tickers(self) -> tuple[str, ...]:
@@ -151,9 +116,11 @@ class MarketSimulator:
         return self._thread is not None and self._thread.is_alive()
 
     def book(self, ticker: str) -> tuple[dict[Decimal, Decimal], dict[Decimal, Decimal]]:
-        """The simulator's view of a book as (yes, no) Decimal levels (no-leg prices)."""
-        m = self._markets[ticker]
-        return _decimal_levels(m.yes), _decimal_levels(m.no)
+        """The market's book as (yes, no) Decimal levels (no-leg prices): the server's one
+        book, users' resting orders included."""
+        if ticker not in self._markets:
+            raise KeyError(ticker)
+        return self._server.book(ticker)
 
     # ---- driving ------------------------------------------------------------------
 
@@ -210,6 +177,9 @@ class MarketSimulator:
             raise RuntimeError("step() while the simulator thread runs; stop() it first")
         return self._step()
 
+    def _read(self, m: SimMarket) -> BookRead:
+        return BookRead(*self._server.book(m.ticker), *self._server.liquidity(m.ticker))
+
     def _step(self) -> str:
         rng = self._rng
         self.steps += 1
@@ -221,18 +191,18 @@ class MarketSimulator:
                 self._lifecycle(market, "activated", {"is_deactivated": False})
             return "idle" if market.paused else "lifecycle"
         action = rng.choices([a for a, _ in _ACTIONS], weights=[w for _, w in _ACTIONS])[0]
-        before = market.top()
+        book = self._read(market)
         if action == "quote":
-            self._quote(market)
+            self._quote(market, book)
         elif action == "cancel":
-            self._cancel(market)
+            self._cancel(market, book)
         elif action == "trade":
-            self._trade(market)
+            self._trade(market, book)
         elif action == "drift":
             market.fair = min(950, max(50, market.fair + rng.randint(-15, 15)))
         else:
             self._random_lifecycle(market)
-        if action != "trade" and market.top() != before:
+        if action != "trade" and self._read(market).top() != book.top():
             self._ticker(market)
         return action
 
@@ -241,122 +211,75 @@ class MarketSimulator:
     def _size(self) -> int:
         return self._rng.choice((1, 2, 5, 10, 10, 20, 25, 50, 100, 250))
 
-    def _quote(self, m: _Market) -> None:
-        """A maker adds contracts a few cents behind fair, never crossing the book."""
+    def _quote(self, m: SimMarket, book: BookRead) -> None:
+        """A maker adds contracts a few cents behind fair, never crossing the book (users'
+        orders included)."""
         rng = self._rng
         side = rng.choice(("yes", "no"))
         f = m.fair // 10
-        if len(m.yes) < _MIN_LEVELS or len(m.no) < _MIN_LEVELS:
-            side = "yes" if len(m.yes) < len(m.no) else "no"
+        if len(book.yes) < _MIN_LEVELS or len(book.no) < _MIN_LEVELS:
+            side = "yes" if len(book.yes) < len(book.no) else "no"
         if side == "yes":
-            bn = m.best_no()
-            ceiling = 99 if bn is None else 99 - bn  # highest yes bid that does not cross
-            price = min(f - rng.randint(1, 6), ceiling)
+            ceiling = ceiling_below(book.best("no"))
+            price = min(cents(f - rng.randint(1, 6)), ceiling)
         else:
-            by = m.best_yes()
-            ceiling = 99 if by is None else 99 - by
-            price = min(100 - f - rng.randint(1, 6), ceiling)
-        price = max(1, price)
-        levels = m.yes if side == "yes" else m.no
+            ceiling = ceiling_below(book.best("yes"))
+            price = min(cents(100 - f - rng.randint(1, 6)), ceiling)
+        price = max(CENT, price)
         if price > ceiling:  # the other side reaches 0.99: nowhere to quote
             return
         size = self._size()
-        levels[price] = levels.get(price, 0) + size
-        self._server.apply_delta(m.ticker, side, _cents(price), _count(size))
-        if len(levels) > _MAX_LEVELS:
-            far = min(levels)
-            self._server.apply_delta(m.ticker, side, _cents(far), _count(-levels.pop(far)))
+        self._server.apply_delta(m.ticker, side, price, size)
+        if len(set(book.side(side)) | {price}) > _MAX_LEVELS:
+            own = dict(book.own(side))
+            own[price] = own.get(price, Decimal(0)) + size
+            far = min(own)
+            self._server.apply_delta(m.ticker, side, far, -own[far])
 
-    def _cancel(self, m: _Market) -> None:
-        """A maker pulls some or all of a level, more likely one far from the top."""
+    def _cancel(self, m: SimMarket, book: BookRead) -> None:
+        """A maker pulls some or all of one of its levels, more likely one far from the top
+        (users' orders are never touched)."""
         rng = self._rng
         side = rng.choice(("yes", "no"))
-        levels = m.yes if side == "yes" else m.no
-        if len(levels) <= _MIN_LEVELS:
+        own = book.own(side)
+        if len(own) <= _MIN_LEVELS:
             return
-        prices = sorted(levels)  # farthest from the top first
+        prices = sorted(own)  # farthest from the top first
         price = prices[min(int(rng.random() ** 2 * len(prices)), len(prices) - 1)]
-        have = levels[price]
-        take = have if rng.random() < 0.5 else rng.randint(1, have)
-        if take >= have:
-            del levels[price]
-        else:
-            levels[price] = have - take
-        self._server.apply_delta(m.ticker, side, _cents(price), _count(-take))
+        have = own[price]
+        take = have if rng.random() < 0.5 else Decimal(rng.randint(1, max(1, int(have))))
+        self._server.apply_delta(m.ticker, side, price, -min(take, have))
 
-    def _trade(self, m: _Market) -> None:
-        """A taker hits the best level, leaning towards where the fair price is."""
+    def _trade(self, m: SimMarket, book: BookRead) -> None:
+        """A taker hits the best level through the matching engine, leaning towards where
+        the fair price is; users' orders at that level fill in their queue turn."""
         rng = self._rng
-        by, _, ask, _ = m.top()
+        by, _, ask, _ = book.top()
         if by is None or ask is None:
             return
-        mid10 = (by + ask) * 5
-        p_buy_yes = 0.5 + max(-0.35, min(0.35, (m.fair - mid10) / 60))
-        buy_yes = rng.random() < p_buy_yes
+        mid10 = (by + ask) * 500  # tenths of a cent, like ``fair``
+        p_buy_yes = 0.5 + max(-0.35, min(0.35, float(m.fair - mid10) / 60))
         # Buying yes lifts the best no bid (the yes ask); buying no hits the best yes bid.
-        side, levels = ("no", m.no) if buy_yes else ("yes", m.yes)
-        level = max(levels)
-        have = levels[level]
-        size = min(have, self._size())
-        yes_price = 100 - level if buy_yes else level
-        if size >= have:
-            del levels[level]
+        if rng.random() < p_buy_yes:
+            side, yes_price, have = "bid", ask, book.no[ONE - ask]
         else:
-            levels[level] = have - size
-        now = self._clock()
-        taker = "yes" if buy_yes else "no"
-        self._server.publish(
-            "trade",
-            "trade",
-            {
-                "trade_id": str(uuid.UUID(int=rng.getrandbits(128), version=4)),
-                "market_ticker": m.ticker,
-                "yes_price_dollars": _cents(yes_price),
-                "no_price_dollars": _cents(100 - yes_price),
-                "count_fp": _count(size),
-                "taker_side": taker,
-                "taker_outcome_side": taker,
-                "taker_book_side": "bid" if buy_yes else "ask",
-                "is_block_trade": False,
-                "ts": int(now),
-                "ts_ms": int(now * 1000),
-            },
-            market_ticker=m.ticker,
+            side, yes_price, have = "ask", by, book.yes[by]
+        size = min(have, Decimal(self._size()))
+        order = self._server.submit_order(
+            m.ticker, side, yes_price, size, time_in_force="immediate_or_cancel"
         )
-        self._server.apply_delta(m.ticker, side, _cents(level), _count(-size))
-        m.last_price, m.last_size = yes_price, size
-        m.volume += size
-        m.dollar_volume += size * yes_price // 100
-        m.open_interest = max(0, m.open_interest + rng.choice((-size, size, size)))
+        if not order.fill_count:
+            return
+        m.record_trade(yes_price, order.fill_count)
+        filled = int(order.fill_count)
+        m.open_interest = max(0, m.open_interest + rng.choice((-filled, filled, filled)))
         self._ticker(m)
 
-    def _ticker(self, m: _Market) -> None:
-        """Publish the market's current ``ticker`` (every field, as Kalshi sends it)."""
-        by, by_size, ask, ask_size = m.top()
-        now = self._clock()
-        self._server.publish(
-            "ticker",
-            "ticker",
-            {
-                "market_id": m.market_id,
-                "market_ticker": m.ticker,
-                "price_dollars": "" if m.last_price is None else _cents(m.last_price),
-                "yes_bid_dollars": _cents(by if by is not None else 0),
-                "yes_ask_dollars": _cents(ask if ask is not None else 100),
-                "volume_fp": _count(m.volume),
-                "open_interest_fp": _count(m.open_interest),
-                "dollar_volume": m.dollar_volume,
-                "dollar_open_interest": m.open_interest // 2,
-                "yes_bid_size_fp": _count(by_size),
-                "yes_ask_size_fp": _count(ask_size),
-                "last_trade_size_fp": _count(m.last_size),
-                "ts": int(now),
-                "ts_ms": int(now * 1000),
-            },
-            market_ticker=m.ticker,
-        )
+    def _ticker(self, m: SimMarket) -> None:
+        msg = ticker_msg(m, self._read(m), self._clock())
+        self._server.publish("ticker", "ticker", msg, market_ticker=m.ticker)
 
-    def _random_lifecycle(self, m: _Market) -> None:
+    def _random_lifecycle(self, m: SimMarket) -> None:
         if self._rng.random() < 0.7:
             m.close_ts += self._rng.choice((900, 3600, 86_400))
             self._lifecycle(m, "close_date_updated", {"close_ts": m.close_ts})
@@ -364,18 +287,10 @@ class MarketSimulator:
             m.paused = True
             self._lifecycle(m, "deactivated", {"is_deactivated": True})
 
-    def _lifecycle(self, m: _Market, event_type: str, fields: dict[str, Any]) -> None:
+    def _lifecycle(self, m: SimMarket, event_type: str, fields: dict[str, Any]) -> None:
         msg: dict[str, Any] = {"market_ticker": m.ticker, "event_type": event_type}
         msg.update(fields)
         self._server.publish("market_lifecycle_v2", "market_lifecycle_v2", msg)
-
-
-def _levels(levels: dict[int, int]) -> list[tuple[str, str]]:
-    return [(_cents(p), _count(c)) for p, c in sorted(levels.items())]
-
-
-def _decimal_levels(levels: dict[int, int]) -> dict[Decimal, Decimal]:
-    return {Decimal(_cents(p)): Decimal(_count(c)) for p, c in levels.items()}
 
 
 class SimulatedExchange:
@@ -388,8 +303,12 @@ class SimulatedExchange:
             client = exchange.client(delivery="poll")  # a KalshiClient for exchange.url
             client.start()
             client.subscribe("orderbook_delta", exchange.tickers)
+            rest = exchange.rest_client()  # a RestClient for exchange.rest_url: trade
+            rest.create_order(exchange.tickers[0], action="buy", side="yes", count=1,
+                              price="0.50")
 
-    Handshakes are signature-checked against the throwaway key, exactly as with Kalshi.
+    Handshakes and REST requests are signature-checked against the throwaway key, exactly
+    as with Kalshi. Orders placed over REST match against the simulated makers.
     """
 
     key_id = "simulated-exchange"
@@ -404,13 +323,18 @@ class SimulatedExchange:
     ) -> None:
         self._private_key, public_key = generate_test_key()
         self.server = FakeKalshiServer(
-            public_key=public_key, key_id=self.key_id, ping_interval=ping_interval
+            public_key=public_key, key_id=self.key_id, ping_interval=ping_interval, rest=True
         )
         self.simulator = MarketSimulator(self.server, tickers, seed=seed, rate=rate)
 
     @property
     def url(self) -> str:
         return self.server.url
+
+    @property
+    def rest_url(self) -> str:
+        """The REST base, ``http://127.0.0.1:PORT/trade-api/v2`` (once started)."""
+        return self.server.rest_url
 
     @property
     def tickers(self) -> tuple[str, ...]:
@@ -422,6 +346,13 @@ class SimulatedExchange:
         from ..client import KalshiClient
 
         return KalshiClient(self.key_id, self._private_key, url=self.url, **kwargs)
+
+    def rest_client(self, **kwargs: Any) -> RestClient:
+        """A new :class:`~kalshi_sync.RestClient` for :attr:`rest_url` with the same key;
+        ``kwargs`` go to its constructor. Call after :meth:`start`."""
+        from ..rest import RestClient
+
+        return RestClient(self.key_id, self._private_key, base_url=self.rest_url, **kwargs)
 
     def start(self) -> SimulatedExchange:
         self.server.start()

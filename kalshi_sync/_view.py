@@ -3,9 +3,9 @@
 :class:`ViewState` gathers what the view shows (recent trades, last tickers, lifecycle
 events, connection state, message count) from a client's ``"*"`` handler, on whatever
 thread delivers callbacks; a field a message lacks (None) is shown as ``?`` or ``-``.
-:class:`Screen` is an immutable copy of it plus the books; :func:`render` (a full frame)
-and :func:`plain_line` (one summary line) are pure functions of a Screen, so they are
-tested without a terminal.
+:class:`Screen` is an immutable copy of it plus the books and the latency percentiles;
+:func:`render` (a full frame) and :func:`plain_line` (one summary line) are pure functions
+of a Screen, so they are tested without a terminal.
 """
 
 from __future__ import annotations
@@ -43,6 +43,8 @@ class Screen:
     lifecycle: tuple[MarketLifecycle, ...]
     reconnects: int = 0
     gaps: int = 0
+    latency: tuple[int | None, int | None] | None = None
+    """(p50, p99) server-queue-to-callback latency in ms (``stats()``), None when unknown."""
 
 
 class ViewState:
@@ -116,6 +118,7 @@ class ViewState:
         elapsed: float,
         rate: float,
         tickers: Sequence[str] | None = None,
+        latency: tuple[int | None, int | None] | None = None,
     ) -> Screen:
         with self._lock:
             return Screen(
@@ -131,6 +134,7 @@ class ViewState:
                 lifecycle=tuple(self._lifecycle),
                 reconnects=self._reconnects,
                 gaps=self._gaps,
+                latency=latency,
             )
 
     def tickers(self) -> list[str]:
@@ -167,6 +171,15 @@ def _ask_levels(book: Orderbook) -> list[tuple[Decimal, Decimal]]:
     if book.use_yes_price:
         return list(book.no_levels)
     return [(_ONE - p, c) for p, c in book.no_levels]
+
+
+def _latency(screen: Screen) -> str:
+    """The latency part of the status line (``latency p50 12 ms p99 40 ms``), or "" when no
+    message carried ``sending_ts_ms`` yet."""
+    if screen.latency is None or screen.latency[0] is None:
+        return ""
+    p50, p99 = screen.latency
+    return f"latency p50 {p50} ms p99 {p99} ms"
 
 
 def _clock(ts_ms: int | None) -> str:
@@ -207,7 +220,8 @@ def render(screen: Screen, *, depth: int = 5) -> str:
         f"{screen.title}  |  {screen.state}  |  {screen.rate:,.1f} msg/s  |  "
         f"{screen.messages:,} messages  |  {screen.elapsed:,.1f} s"
         + (f"  |  {screen.reconnects} reconnects" if screen.reconnects else "")
-        + (f"  |  {screen.gaps} gaps" if screen.gaps else ""),
+        + (f"  |  {screen.gaps} gaps" if screen.gaps else "")
+        + (f"  |  {_latency(screen)}" if _latency(screen) else ""),
         "",
     ]
     for ticker in screen.tickers:
@@ -228,6 +242,8 @@ def render(screen: Screen, *, depth: int = 5) -> str:
 def plain_line(screen: Screen) -> str:
     """One line for a pipe or a log: state, rate and each market's best bid/ask."""
     parts = [f"[{screen.elapsed:6.1f}s] {screen.state} {screen.rate:,.0f} msg/s"]
+    if _latency(screen):
+        parts.append(_latency(screen))
     for ticker in screen.tickers:
         book = screen.books.get(ticker)
         if book is None:

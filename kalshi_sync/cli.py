@@ -71,12 +71,14 @@ class _Display:
     def frame(self, *, final: bool = False) -> str:
         now = time.monotonic()
         tickers = self.tickers if self.tickers is not None else self.view.tickers()
+        stats = self.client.stats()
         screen = self.view.screen(
             self.title,
             _books(self.client, tickers),
             elapsed=now - self.started,
             rate=self.meter.update(now, self.view.messages),
             tickers=tickers,
+            latency=(stats["latency_ms_p50"], stats["latency_ms_p99"]),
         )
         if final or self.tty:
             return render(screen, depth=self.depth)

@@ -350,10 +350,14 @@ class KalshiClient:
     def stats(self) -> dict[str, Any]:
         """Counters since the client was created (see README "Statistics"). Besides the
         connection, seq and delivery counters: ``partial_messages``, messages delivered
-        although a key field was missing (``msg.missing``)."""
+        although a key field was missing (``msg.missing``); ``latency_ms_p50`` /
+        ``latency_ms_p99``, server-queue-to-callback latency (now minus the envelope's
+        ``sending_ts_ms`` when the callbacks are about to run, whole ms, wall clocks) over
+        the last ``latency_samples`` messages that carried it (None before the first)."""
         d = self._delivery
         p = self._pipeline
         last = self._conn.last_heard
+        p50, p99, samples = d.latency()
         return {
             "messages": p.frames,
             "by_type": dict(p.by_type),
@@ -370,6 +374,9 @@ class KalshiClient:
             "callback_errors": d.callback_errors,
             "delivered": d.delivered,
             "queue_depth": d.depth,
+            "latency_ms_p50": p50,
+            "latency_ms_p99": p99,
+            "latency_samples": samples,
             "last_message_age": (time.monotonic() - last) if last else None,
             "connected": self.connected,
         }

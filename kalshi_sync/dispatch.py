@@ -5,11 +5,18 @@ subscription handles it belongs to; which callbacks run is decided at delivery t
 delivering thread, from copy-on-write tables (no lock on the read path). Callbacks always
 get one argument, run one at a time in arrival order, and their exceptions are caught,
 logged and turned into ``callback_error`` events: delivery never stops.
+
+Delivery also measures how long messages took from Kalshi's network layer to our callbacks:
+for each message that carries ``sending_ts_ms``, ``now - sending_ts_ms`` (wall clock, ms) is
+written into a fixed ring of the most recent :data:`LATENCY_WINDOW` samples at the moment
+its callbacks are about to run. Percentiles are computed only when asked
+(:meth:`Delivery.latency`), so the per-message cost is one clock read and one list store.
 """
 
 from __future__ import annotations
 
 import logging
+import math
 import threading
 import time
 from collections import deque
@@ -18,12 +25,15 @@ from typing import Any
 
 from .events import CallbackErrorEvent, Event, OverflowEvent
 
-__all__ = ["DELIVERY_MODES", "Callback", "Delivery", "Router", "in_callback"]
+__all__ = ["DELIVERY_MODES", "LATENCY_WINDOW", "Callback", "Delivery", "Router", "in_callback"]
 
 log = logging.getLogger("kalshi_sync.dispatch")
 
 Callback = Callable[[Any], object]
 DELIVERY_MODES = ("thread", "inline", "poll")
+LATENCY_WINDOW = 4096
+"""How many recent latency samples the percentiles in ``stats()`` are computed from."""
+_LATENCY_MASK = LATENCY_WINDOW - 1  # a power of two: the ring index is one AND
 
 _local = threading.local()
 
@@ -74,7 +84,8 @@ class Delivery:
     the oldest data message is dropped (lifecycle events never are), counted, and an
     ``overflow`` event is delivered once per episode. ``inline``: callbacks run on the
     calling (network) thread. ``poll``: the queue is drained by :meth:`poll` on the
-    application's thread.
+    application's thread. ``clock`` (wall-clock seconds, like ``time.time``) is read once
+    per message that carries ``sending_ts_ms`` (see :meth:`latency`).
     """
 
     def __init__(
@@ -84,6 +95,7 @@ class Delivery:
         mode: str = "thread",
         max_queue: int = 100_000,
         on_callback_error: Callable[[CallbackErrorEvent], object] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
         if mode not in DELIVERY_MODES:
             raise ValueError(f"delivery must be one of {DELIVERY_MODES}, got {mode!r}")
@@ -117,6 +129,11 @@ class Delivery:
         self.delivered = 0
         self.callback_errors = 0
         self.overflows = 0
+        self._clock = clock
+        # Latency ring: written only by the delivering thread (one at a time); latency()
+        # copies it from any thread -- a sample being replaced meanwhile is harmless.
+        self._latency: list[float] = [0.0] * LATENCY_WINDOW
+        self._latency_taken = 0  # samples ever taken; the ring holds the last WINDOW
 
     # -- producer side (network thread) ---------------------------------------------------
 
@@ -193,6 +210,23 @@ class Delivery:
     @property
     def depth(self) -> int:
         return len(self._queue) + len(self._rescued)
+
+    def latency(self) -> tuple[int | None, int | None, int]:
+        """``(p50, p99, samples)``: percentiles (nearest rank, whole ms) of
+        ``now - sending_ts_ms`` over the last :data:`LATENCY_WINDOW` messages that carried
+        it, measured as their callbacks were about to run; ``(None, None, 0)`` before the
+        first. Both clocks are wall clocks, so a skewed local clock shifts (and can negate)
+        the figures."""
+        taken = self._latency_taken
+        n = min(taken, LATENCY_WINDOW)
+        if n == 0:
+            return None, None, 0
+        ordered = sorted(self._latency[:n])
+
+        def rank(p: float) -> int:
+            return round(ordered[max(0, math.ceil(p * n) - 1)])
+
+        return rank(0.50), rank(0.99), n
 
     # -- consumer side -----------------------------------------------------------------
 
@@ -289,6 +323,11 @@ class Delivery:
             msg.done.set()
             return
         self.delivered += 1
+        sent = getattr(msg, "sending_ts_ms", None)
+        if sent is not None:
+            taken = self._latency_taken
+            self._latency[taken & _LATENCY_MASK] = self._clock() * 1000.0 - sent
+            self._latency_taken = taken + 1
         for handle in handles:
             cb = handle._callback_for(msg)
             if cb is not None:

@@ -5,13 +5,16 @@ from __future__ import annotations
 import json
 import os
 import pty
+import re
 import signal
 import subprocess
 import sys
+import time
 from decimal import Decimal
 from pathlib import Path
 
 import pytest
+from _helpers import wait_for
 
 from kalshi_sync import Orderbook, Trade
 from kalshi_sync._view import Screen, plain_line, render
@@ -279,3 +282,56 @@ def test_plain_line_is_one_line_summary() -> None:
     assert "\n" not in line
     assert "live 12 msg/s" in line and "T1 bid 0.41 ask 0.45" in line and "T2 no book" in line
     assert "last trade T1 3 @ 0.45" in line
+
+
+def test_render_and_plain_line_show_latency_when_known() -> None:
+    """The header and the plain line show p50/p99 latency when stats() has it, else nothing."""
+    assert "latency" not in render(_screen()) and "latency" not in plain_line(_screen())
+    assert "latency" not in render(_screen(latency=(None, None)))
+    screen = _screen(latency=(12, 40))
+    assert render(screen).splitlines()[0].endswith("|  latency p50 12 ms p99 40 ms")
+    assert "latency p50 12 ms p99 40 ms" in plain_line(screen)
+
+
+def test_render_tolerates_messages_with_missing_fields() -> None:
+    """A trade without market, price or count and a ticker without market draw as ?/-."""
+    bare = Trade(type="trade")
+    text = render(_screen(trades=(bare,)))
+    assert "?  - @   -" in text
+    assert "last trade ? - @   -" in plain_line(_screen(trades=(bare,)))
+
+
+@pytest.mark.integration
+def test_watch_shows_server_to_callback_latency() -> None:
+    """`watch` against a server whose frames carry sending_ts_ms shows p50/p99 latency."""
+    pem, public = generate_test_key()
+    with FakeKalshiServer(public_key=public, key_id="cli-key") as server:
+        server.set_book("W-1", yes=[("0.40", "5")])
+        proc = subprocess.Popen(
+            [sys.executable, "-m", "kalshi_sync", "watch", "W-1", "--url", server.url,
+             "--seconds", "3", "--channels", "orderbook_delta,ticker"],
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, cwd=ROOT,
+            env=_env(KALSHI_API_KEY_ID="cli-key", KALSHI_PRIVATE_KEY=pem.decode()),
+        )  # fmt: skip
+        try:
+
+            def ticker_sids() -> list[int]:
+                return [s["sid"] for s in server.subscriptions() if s["channel"] == "ticker"]
+
+            wait_for(lambda: ticker_sids() or proc.poll() is not None, 30, "ticker subscription")
+            sids = ticker_sids()
+            assert sids, "watch never subscribed to ticker"
+            sent = int(time.time() * 1000) - 500
+            server.send_raw(
+                json.dumps({"type": "ticker", "sid": sids[0], "sending_ts_ms": sent,
+                            "msg": {"market_ticker": "W-1", "price_dollars": "0.41"}})
+            )  # fmt: skip
+            out, err = proc.communicate(timeout=60)
+        finally:
+            if proc.poll() is None:
+                proc.kill()
+                proc.communicate()
+    assert proc.returncode == 0, err
+    match = re.search(r"latency p50 (\d+) ms p99 (\d+) ms", out)
+    assert match, out
+    assert 500 <= int(match.group(1)) <= int(match.group(2))

@@ -960,18 +960,28 @@ def test_decode_random_envelopes_raises_only_protocol_error(env: dict[str, Any])
             "ts_ms": st.integers(0, 2**45) | json_scalars,
         },
     ),
+    envelope=st.fixed_dictionaries(
+        {}, optional={"sending_ts_ms": st.integers(0, 2**45) | json_scalars}
+    ),
 )
 def test_delta_fast_path_matches_checked_decoder(
-    price: str, delta: str, sid: int, seq: int, extra: dict[str, Any]
+    price: str,
+    delta: str,
+    sid: int,
+    seq: int,
+    extra: dict[str, Any],
+    envelope: dict[str, Any],
 ) -> None:
-    """Property: the hot-path delta decoder equals the table-driven one, exactly."""
+    """Property: the hot-path delta decoder equals the table-driven one, exactly (also
+    sending_ts_ms and missing, which equality does not compare)."""
     body = {"market_ticker": "T", "side": "yes", "price_dollars": price, "delta_fp": delta, **extra}
-    env = {"type": "orderbook_delta", "sid": sid, "seq": seq, "msg": body}
+    env = {"type": "orderbook_delta", "sid": sid, "seq": seq, "msg": body, **envelope}
     text = json.dumps(env)
     fast = decode(text)
     checked = _decoders._orderbook_delta_checked(orjson.loads(text), "orderbook_delta")
     assert fast == checked
     assert attrs.asdict(fast) == attrs.asdict(checked)
+    assert (fast.sending_ts_ms, fast.missing) == (checked.sending_ts_ms, checked.missing)
     assert isinstance(fast, OrderbookDelta)
     assert str(fast.price) == price  # exact: the wire text round-trips
     assert str(fast.delta) == delta

@@ -273,34 +273,10 @@ class MatchingEngine(BookQueues):
         final = self._take(moved, act, remaining, entering=False)
         return act.outcome(final)
 
-    def expire(self, now_ms: int) -> Outcome:
-        """Cancel resting orders whose ``expiration_time`` has come (``ExpiryCancel``)."""
-        act = Action(now_ms)
-        self._expire(act)
-        return act.outcome(None)
-
     # ---- matching -------------------------------------------------------------------
-
-    def next_expiry_ms(self) -> int | None:
-        """When the earliest resting order expires (epoch ms), None if none will."""
-        times = [
-            o.expiration_time * 1000
-            for o in self._orders.values()
-            if o.status == "resting" and o.expiration_time is not None
-        ]
-        return min(times, default=None)
 
     def _begin(self, now_ms: int) -> Action:
         return Action(now_ms)
-
-    def _expire(self, act: Action) -> None:
-        for order in list(self._orders.values()):
-            if (
-                order.status == "resting"
-                and order.expiration_time is not None
-                and order.expiration_time * 1000 <= act.now_ms
-            ):
-                self._close(order, act, "canceled", "ExpiryCancel")
 
     def _self_trade(self, taker: OrderState, maker: OrderState) -> bool:
         return taker.owner is not None and taker.owner == maker.owner

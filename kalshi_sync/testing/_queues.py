@@ -92,6 +92,32 @@ class BookQueues:
         """Every market that had a book or an order, in first-seen order."""
         return list(self._tickers)
 
+    # ---- expiry ------------------------------------------------------------------------
+
+    def next_expiry_ms(self) -> int | None:
+        """When the earliest resting order expires (epoch ms), None if none will."""
+        times = [
+            o.expiration_time * 1000
+            for o in self._orders.values()
+            if o.status == "resting" and o.expiration_time is not None
+        ]
+        return min(times, default=None)
+
+    def expire(self, now_ms: int) -> Outcome:
+        """Cancel resting orders whose ``expiration_time`` has come (``ExpiryCancel``)."""
+        act = Action(now_ms)
+        self._expire(act)
+        return act.outcome(None)
+
+    def _expire(self, act: Action) -> None:
+        for order in list(self._orders.values()):
+            if (
+                order.status == "resting"
+                and order.expiration_time is not None
+                and order.expiration_time * 1000 <= act.now_ms
+            ):
+                self._close(order, act, "canceled", "ExpiryCancel")
+
     # ---- scripted liquidity -----------------------------------------------------------
 
     def set_book(self, ticker: str, yes: Iterable[Level] = (), no: Iterable[Level] = ()) -> None:

@@ -241,3 +241,43 @@ def test_resting_order_is_in_the_snapshot(
         assert snapshot["msg"]["no_dollars_fp"] == [["0.3000", "3.00"]]
     finally:
         ws.close()
+
+
+def test_self_cross_and_post_only_cross_are_201_with_nothing_filled(api: Api) -> None:
+    """STP taker_at_cross and a crossing post_only both answer 201 with 0 filled and 0
+    remaining; the orders read back cancelled with Kalshi's reasons, the resting one stays."""
+    resting = api.create(side="ask", price="0.50", count="2")["order_id"]
+    stp = api.create(side="bid", price="0.50", count="1")
+    assert (stp["fill_count"], stp["remaining_count"]) == ("0.00", "0.00")
+    post = api.create(side="bid", price="0.55", count="1", post_only=True)
+    assert (post["fill_count"], post["remaining_count"]) == ("0.00", "0.00")
+    reasons = {
+        oid: api.ok("GET", f"/portfolio/orders/{oid}")["order"]
+        for oid in (stp["order_id"], post["order_id"], resting)
+    }
+    assert reasons[stp["order_id"]]["last_update_reason"] == "SelfTradeCancel"
+    assert reasons[post["order_id"]]["last_update_reason"] == "PostOnlyCrossCancel"
+    assert reasons[resting]["status"] == "resting"
+
+
+def test_the_market_hitting_a_resting_order_tells_its_owner(
+    rest_server: FakeKalshiServer, api: Api, rsa_pair: tuple[Any, Any]
+) -> None:
+    """submit_order by "the market" fills the user's resting order: the owner gets a maker
+    fill, a user_order with reason Trade, a position, and its client_order_id on the delta."""
+    oid = api.create(side="bid", price="0.40", count="5", client_order_id="rest-1")["order_id"]
+    ws = ws_connect(rest_server, rsa_pair[0])
+    try:
+        ws_subscribe(ws, ["orderbook_delta", "fill", "user_orders", "market_positions"], [T1])
+        rest_server.submit_order(T1, "ask", "0.40", 2, time_in_force="immediate_or_cancel")
+        frames = {f["type"]: f["msg"] for f in ws_read(ws, 4)}
+        assert frames["orderbook_delta"]["client_order_id"] == "rest-1"
+        assert frames["fill"]["is_taker"] is False and frames["fill"]["order_id"] == oid
+        assert frames["fill"]["post_position_fp"] == "2.00"
+        assert frames["user_order"]["remaining_count_fp"] == "3.00"
+        assert frames["user_order"]["last_update_reason"] == "Trade"
+        assert frames["market_position"]["position_fp"] == "2.00"
+    finally:
+        ws.close()
+    fills = api.ok("GET", "/portfolio/fills", order_id=oid)["fills"]
+    assert [(f["is_taker"], f["count_fp"]) for f in fills] == [(False, "2.00")]

@@ -67,12 +67,14 @@ class RestSide(ExchangeState):
         self._rest_faults = RestFaults(REST_BASE)
         self._rest_requests: list[dict[str, Any]] = []
         self._rest_version = 0  # bumped whenever a request record is added or completed
-        self._rest_stop = threading.Event()  # set by stop(): ends delays and the expiry thread
+        self._rest_stop = threading.Event()  # set by stop(): ends the expiry thread
+        self._rest_cut = threading.Event()  # set when the listener closes: ends delays
         self._expiry_thread: threading.Thread | None = None
 
     # ---- lifecycle (called by FakeKalshiServer under its lifecycle lock) -------------------
 
     def _rest_listen(self, port: int) -> None:
+        self._rest_cut = threading.Event()
         self._rest_server = LoopbackHTTPServer(self._serve_http, port)
         self._rest_port = self._rest_server.port
         if self._expiry_thread is None:
@@ -88,6 +90,7 @@ class RestSide(ExchangeState):
         if final:
             self._rest_stop.set()
             self._expiry_wake.set()
+        self._rest_cut.set()  # a delayed request must not hold up stop() or restart()
         if self._rest_server is not None:
             self._rest_server.stop()
             self._rest_server = None
@@ -106,6 +109,7 @@ class RestSide(ExchangeState):
     def _serve_http(self, request: HttpRequest) -> HttpReply:
         split = urlsplit(request.target)
         path = unquote(split.path)
+        cut = self._rest_cut
         query = dict(parse_qsl(split.query, keep_blank_values=True))
         record: dict[str, Any] = {
             "time": self._clock(),
@@ -132,12 +136,12 @@ class RestSide(ExchangeState):
             faults = self._rest_faults.take(request.method, path)
         fault: str | None = None
         delay = faults.get("delay")
-        if delay is not None and self._rest_stop.wait(delay.seconds):
-            reply, fault = DROP, "stopped"  # the server is stopping: cut the delay short
+        if delay is not None and cut.wait(delay.seconds):
+            reply, fault = DROP, "stopped"  # the listener is closing: cut the delay short
         elif "status" in faults:
             reply, fault = self._fault_reply(faults["status"]), "status"
         else:
-            reply = self._dispatch(request, path, query, record["body"])
+            reply = self._dispatch(request, split.path, path, query, record["body"])
             if "drop" in faults:
                 reply, fault = DROP, "drop"
         with self._cond:
@@ -162,8 +166,9 @@ class RestSide(ExchangeState):
         return _json(fault.status, {"code": code, "message": "scripted by the test"})
 
     def _dispatch(
-        self, request: HttpRequest, path: str, query: dict[str, str], body: Any
+        self, request: HttpRequest, raw_path: str, path: str, query: dict[str, str], body: Any
     ) -> HttpReply:
+        """Auth over the path as sent (what the client signed), routing on the decoded one."""
         with self._lock:
             revoked = self._auth_failure
         rejected = (
@@ -171,7 +176,7 @@ class RestSide(ExchangeState):
             if revoked
             else check_auth(
                 request.header,
-                path,
+                raw_path,
                 public_key=self._public_key,
                 key_id=self._key_id,
                 now=self._clock(),

@@ -7,7 +7,7 @@ a NO bid at ``1 - price``); it crosses the other leg's levels ``r`` with ``r + o
 order's price. The aggregate levels live in a :class:`~kalshi_sync.testing._books.BookStore`
 that the WebSocket side serves snapshots from, so there is one book, not two.
 
-Rules (docs/trading.md, "Wire shapes", and Kalshi's order pages):
+Rules (docs/trading.md, "Orders (V2, /portfolio/events/orders)" and "The fake exchange"):
 
 * ``good_till_canceled`` rests what does not fill; ``immediate_or_cancel`` cancels it;
   ``fill_or_kill`` executes completely or is refused (409

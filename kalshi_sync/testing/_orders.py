@@ -4,7 +4,7 @@ Pure data (frozen dataclasses) and the two rules every part of the engine shares
 formula and the mapping between the V2 ``side`` (``bid``/``ask`` on the YES book) and the
 leg an order rests on. Kalshi's book is bids on both legs: a V2 ``bid`` at YES price ``p``
 is a YES bid at ``p``; an ``ask`` at ``p`` (sell YES) is a NO bid at ``1 - p``. See
-docs/trading.md, "Buy/sell x yes/no on the V2 wire".
+docs/trading.md, "Buy or sell, YES or NO, on the V2 wire".
 
 Money and counts are :class:`~decimal.Decimal` throughout; nothing here is a float.
 """

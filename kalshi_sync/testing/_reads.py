@@ -1,7 +1,7 @@
 """Read endpoints of the fake exchange: portfolio, markets, exchange status, history.
 
 Each function answers one route from the engine's state (read under the server lock) with
-the shapes of docs/trading.md, "Wire shapes". Our choices where Kalshi is silent:
+the shapes of docs/trading.md, "Portfolio reads". Our choices where Kalshi is silent:
 ``min_ts``/``max_ts`` bound creation time (orders) or ``ts`` (fills), inclusive; orders and
 fills come newest first, positions and markets in first-seen order; a position lists every
 market the account traded, flat ones too, unless ``count_filter`` says otherwise.

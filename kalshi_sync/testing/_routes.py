@@ -1,8 +1,9 @@
 """Order endpoints of the fake exchange (V2, ``/portfolio/events/orders``).
 
-Each handler parses a request strictly (docs/trading.md, "Orders (V2, ...)"), runs the
-matching engine inside one locked :class:`~kalshi_sync.testing._exchange.Txn` (so what it
-causes goes out on the WebSocket in the same critical section) and answers Kalshi's shape.
+Each handler parses a request strictly (docs/trading.md, "Orders (V2,
+/portfolio/events/orders)"), runs the matching engine inside one locked
+:class:`~kalshi_sync.testing._exchange.Txn` (so what it causes goes out on the WebSocket in
+the same critical section) and answers Kalshi's shape.
 The legacy mutation endpoints answer 410 ``deprecated_v1_order_endpoint``.
 
 Our choices where Kalshi is silent: any ticker may be traded (a market appears when first

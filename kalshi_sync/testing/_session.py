@@ -6,7 +6,8 @@ put on the wire, in order; it never touches a socket, starts a thread or takes a
 :class:`~kalshi_sync.testing.FakeKalshiServer` calls it under its state lock and writes
 the frames itself, which is what keeps seq order equal to wire order.
 
-Error replies and the conditions that trigger them (PROTOCOL.md §4, §5):
+Error replies and the conditions that trigger them (docs/protocol.md, "Commands and replies"
+and "Error codes"):
 
 ====  ===========================================================================
 code  when

@@ -1,8 +1,9 @@
 """JSON shapes of the fake exchange's records: REST bodies and WebSocket ``msg`` objects.
 
-REST shapes follow docs/trading.md, "Wire shapes"; WebSocket shapes follow
-docs/protocol.md, "fill", "market_positions", "user_orders" and "trade" (current field
-names: ``*_dollars`` money strings, ``*_fp`` count strings, ``ts_ms`` milliseconds).
+REST shapes follow docs/trading.md, "Portfolio reads"; WebSocket shapes follow
+docs/protocol.md, "Private channels" (``fill``, ``user_orders``, ``market_positions``) and
+"Trade channel" (current field names: ``*_dollars`` money strings, ``*_fp`` count strings,
+``ts_ms`` milliseconds).
 Prices are 4-decimal strings; costs, fees and averages use 6 decimals when 4 would lose
 digits (never rounding: the engine's amounts have at most 6). Pure functions.
 """

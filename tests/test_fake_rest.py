@@ -4,6 +4,7 @@ the WebSocket messages a matched order causes. Requests are made with plain ``re
 from __future__ import annotations
 
 import json
+import queue
 from decimal import Decimal
 from typing import Any
 
@@ -19,6 +20,7 @@ from _fake_rest_helpers import (
     ws_subscribe,
 )
 
+import kalshi_sync as ks
 from kalshi_sync.testing import FakeKalshiServer, generate_test_key
 
 pytest_plugins = ["_fake_rest_fixtures"]  # fixtures: rsa_pair, rest_server, api
@@ -281,3 +283,24 @@ def test_the_market_hitting_a_resting_order_tells_its_owner(
         ws.close()
     fills = api.ok("GET", "/portfolio/fills", order_id=oid)["fills"]
     assert [(f["is_taker"], f["count_fp"]) for f in fills] == [(False, "2.00")]
+
+
+def test_kalshi_client_decodes_the_private_messages(
+    rest_server: FakeKalshiServer, api: Api, private_pem: bytes
+) -> None:
+    """kalshi_sync's KalshiClient receives the fake's fill, user_order and market_position
+    as typed messages with nothing missing and the values sent."""
+    rest_server.set_book(T1, no=[("0.55", "3")])
+    got: queue.Queue[Any] = queue.Queue()
+    client = ks.KalshiClient(KEY_ID, private_pem, url=rest_server.url)
+    with client:
+        for channel in ("fill", "user_orders", "market_positions"):
+            client.subscribe(channel, [T1], callback=got.put)
+        api.create(side="bid", price="0.45", count="2", client_order_id="typed-1")
+        messages = {type(m).__name__: m for m in (got.get(timeout=5) for _ in range(3))}
+    fill = messages["Fill"]
+    assert (fill.yes_price, fill.count, fill.post_position) == (D("0.45"), D(2), D(2))
+    assert fill.client_order_id == "typed-1" and fill.sending_ts_ms is not None
+    assert all(not m.missing for m in messages.values()), {
+        k: m.missing for k, m in messages.items()
+    }

@@ -36,12 +36,21 @@ the plain WebSocket fake always allowed); only submitted orders match.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import replace
 from decimal import Decimal
 
 from ._books import BookStore
 from ._ledger import DEFAULT_BALANCE, Ledger
-from ._orders import ZERO, EngineError, FeeSchedule, Fill, OrderState, Outcome, Trade, leg_price
+from ._orders import (
+    ZERO,
+    EngineError,
+    FeeSchedule,
+    Fill,
+    OrderState,
+    Outcome,
+    Trade,
+    evolve,
+    leg_price,
+)
 from ._queues import Action, BookQueues
 from ._validate import check_count, check_create, check_price
 
@@ -257,7 +266,7 @@ class MatchingEngine(BookQueues):
             if owner is not None:
                 self._client_ids.setdefault(owner, set()).add(updated_client_order_id)
             client_id = updated_client_order_id
-        order = replace(order, client_order_id=client_id, expiration_time=expiry)
+        order = evolve(order, client_order_id=client_id, expiration_time=expiry)
         self._orders[order.order_id] = order
         if price == order.price and remaining <= order.remaining_count:
             if remaining < order.remaining_count:
@@ -268,7 +277,7 @@ class MatchingEngine(BookQueues):
         # Re-enter at the back of the queue at the new price; it may cross and fill.
         self._dequeue(order)
         self._change(order, -order.remaining_count, act)
-        moved = replace(order, price=price, remaining_count=remaining)
+        moved = evolve(order, price=price, remaining_count=remaining)
         self._orders[order.order_id] = moved
         final = self._take(moved, act, remaining, entering=False)
         return act.outcome(final)
@@ -342,7 +351,7 @@ class MatchingEngine(BookQueues):
         maker_fee = self.fees.fee(qty, yes_price, is_taker=False)
         taker_fee = self.fees.fee(qty, yes_price, is_taker=True)
         left = maker.remaining_count - qty
-        maker = replace(
+        maker = evolve(
             maker,
             fill_count=maker.fill_count + qty,
             remaining_count=left,
@@ -357,7 +366,7 @@ class MatchingEngine(BookQueues):
             self._close(maker, act, "executed", "Trade", dequeue=True, change=False)
         else:
             self._update(maker, act, "Trade")
-        taker = replace(
+        taker = evolve(
             taker,
             fill_count=taker.fill_count + qty,
             remaining_count=taker.remaining_count - qty,

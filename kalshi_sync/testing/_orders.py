@@ -30,6 +30,7 @@ __all__ = [
     "Side",
     "Status",
     "Trade",
+    "evolve",
     "leg_of",
     "leg_price",
 ]
@@ -50,6 +51,20 @@ TIME_IN_FORCE = ("good_till_canceled", "immediate_or_cancel", "fill_or_kill")
 STP_TYPES = ("taker_at_cross", "maker")
 
 _AVG_QUANTUM = Decimal("0.000001")  # averages are reported with the wire's 6 decimals
+
+
+def evolve(order: OrderState, **changes: object) -> OrderState:
+    """A copy of ``order`` with ``changes`` (field names of OrderState only).
+
+    The engine makes a new version on every change, scripted liquidity thousands of times
+    a second; ``dataclasses.replace`` re-runs ``__init__`` through introspection and was
+    90% of that cost. Copying the instance dict is equivalent for this plain dataclass."""
+    unknown = changes.keys() - order.__dict__.keys()
+    if unknown:
+        raise TypeError(f"OrderState has no field(s) {sorted(unknown)}")
+    new = object.__new__(OrderState)
+    new.__dict__.update(order.__dict__, **changes)
+    return new
 
 
 def leg_of(side: Side) -> Leg:

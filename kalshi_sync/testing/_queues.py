@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterable
-from dataclasses import replace
 from decimal import Decimal
 
 from ._books import BookStore, Level, to_decimal
@@ -29,6 +28,7 @@ from ._orders import (
     Outcome,
     Side,
     Status,
+    evolve,
 )
 
 __all__ = ["Action", "BookQueues"]
@@ -145,11 +145,18 @@ class BookQueues:
         is returned); elsewhere the delta is returned as given, and the level floors at 0
         exactly as a client applying it does."""
         self._tickers[ticker] = None
+        queue = self._queues.get((ticker, leg), {}).get(price, [])
         if delta > 0:
-            self._enqueue(self._anonymous(ticker, leg, price, delta, 0))
+            tail = self._orders[queue[-1]] if queue else None
+            if tail is not None and tail.owner is None:
+                # Anonymous contracts at the back of the queue are one block: growing it
+                # is the same as queueing a new order behind it, and keeps queues short.
+                grown = tail.remaining_count + delta
+                self._orders[tail.order_id] = evolve(tail, remaining_count=grown)
+            else:
+                self._enqueue(self._anonymous(ticker, leg, price, delta, 0))
             self.books.apply_delta(ticker, leg, price, delta)
             return delta
-        queue = self._queues.get((ticker, leg), {}).get(price, [])
         named = any(self._orders[i].owner is not None for i in queue)
         left = -delta
         for oid in reversed(list(queue)):
@@ -161,7 +168,7 @@ class BookQueues:
             if take == order.remaining_count:
                 self._dequeue(self._orders.pop(oid))
             else:
-                self._orders[oid] = replace(order, remaining_count=order.remaining_count - take)
+                self._orders[oid] = evolve(order, remaining_count=order.remaining_count - take)
         published = -(-delta - left) if named else delta
         if published:
             self.books.apply_delta(ticker, leg, price, published)
@@ -202,7 +209,7 @@ class BookQueues:
         return order
 
     def _update(self, order: OrderState, act: Action, reason: str | None) -> OrderState:
-        order = replace(order, last_update_ts_ms=act.now_ms, last_update_reason=reason)
+        order = evolve(order, last_update_ts_ms=act.now_ms, last_update_reason=reason)
         self._orders[order.order_id] = order
         if order.owner is not None:
             act.events.append(order)
@@ -210,7 +217,7 @@ class BookQueues:
 
     def _shrink(self, order: OrderState, new: Decimal, reason: str, act: Action) -> OrderState:
         self._change(order, new - order.remaining_count, act)
-        return self._update(replace(order, remaining_count=new), act, reason)
+        return self._update(evolve(order, remaining_count=new), act, reason)
 
     def _close(
         self,
@@ -228,7 +235,7 @@ class BookQueues:
             self._dequeue(order)
             if change and order.remaining_count:
                 self._change(order, -order.remaining_count, act)
-        final = replace(order, status=status, remaining_count=ZERO)
+        final = evolve(order, status=status, remaining_count=ZERO)
         if order.owner is None:
             self._orders.pop(order.order_id, None)  # "the market" keeps no history
             return final

@@ -89,8 +89,9 @@ class ErrorCode(enum.IntEnum):
             return code
 
 
-# Codes after which the server has dropped the subscription (PROTOCOL.md §5): the client
-# must subscribe again. Unknown codes on a live subscription are treated the same way.
+# Codes after which the server has dropped the subscription (docs/protocol.md, "Terminal
+# errors"): the client must subscribe again. Unknown codes on a live subscription are treated
+# the same way.
 TERMINAL_ERROR_CODES = frozenset({10, 17, 25})
 
 

@@ -61,7 +61,7 @@ _Getter = Callable[[_Body], Any]
 _Field = tuple[str, _Getter]
 _Decoder = Callable[[_Body, str], Message]
 
-# Decimal exponents of the legacy integer units (PROTOCOL.md §6).
+# Decimal exponents of the legacy integer units (docs/protocol.md, 'Fixed-point values').
 _CENTS = -2
 _CENTI_CENTS = -4
 
@@ -594,7 +594,7 @@ def _ok(env: _Body, type_: str) -> Message:
                 subscriptions = ()
 
     def either(key: str) -> tuple[str, ...] | None:
-        # Under msg since Feb 2026, top level before (PROTOCOL.md §4.4).
+        # Under msg since Feb 2026, top level before (docs/protocol.md, 'update_subscription').
         found = _str_tuple(body, key)
         return found if found is not None else _str_tuple(env, key)
 
@@ -728,7 +728,8 @@ _DECODERS: dict[str, _Decoder] = {
         _key_str("market_ticker"),
         _key(_contracts("position")),
         ("user_id", _str("user_id")),
-        # Legacy money fields here were centi-cents (1/10,000 USD), not cents (PROTOCOL §6.6).
+        # Legacy money fields here were centi-cents (1/10,000 USD), not cents
+        # (docs/protocol.md, 'Fixed-point values').
         *(_dollars(n, _CENTI_CENTS) for n in ("position_cost", "realized_pnl", "fees_paid")),
         _dollars("position_fee_cost", _CENTI_CENTS),
         _contracts("volume"),

@@ -1,13 +1,14 @@
 """Typed, immutable messages: one attrs class per wire ``type``.
 
 Decoding lives in :mod:`kalshi_sync.protocol`; this module only declares the shapes.
-Naming rule (DESIGN.md §2): wire field names with the unit suffix dropped and the value
-normalised -- ``X_dollars`` -> ``X`` (Decimal dollars), ``X_fp`` -> ``X`` (Decimal contracts),
-other names unchanged. Legacy integer fields (cents, whole contracts, centi-cents) decode into
-the same attributes in the same units, so callers never see which generation of the wire
-format a frame came from. Every message keeps the decoded JSON envelope in ``.raw`` so unknown
-fields are never lost. Nested JSON objects that are passed through as mappings are excluded
-from hashing (``hash=False``) so every message stays hashable.
+Naming rule (docs/protocol.md, 'Fixed-point values'): wire field names with the unit suffix
+dropped and the value normalised -- ``X_dollars`` -> ``X`` (Decimal dollars), ``X_fp`` ->
+``X`` (Decimal contracts), other names unchanged. Legacy integer fields (cents, whole
+contracts, centi-cents) decode into the same attributes in the same units, so callers never
+see which generation of the wire format a frame came from. Every message keeps the decoded
+JSON envelope in ``.raw`` so unknown fields are never lost. Nested JSON objects that are
+passed through as mappings are excluded from hashing (``hash=False``) so every message stays
+hashable.
 
 No message is dropped for a missing field: every data field is optional (None when the frame
 left it out, sent ``""`` or ``null``). A message that lacks a field it normally carries (a
@@ -86,7 +87,7 @@ OBSCURED_IDS: frozenset[str] = frozenset(
     {"0", "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855"}
 )
 """Placeholders the ``communications`` channel sends instead of another user's id: ``"0"``
-and the SHA-256 of the empty string (docs/protocol.md, 'communications')."""
+and the SHA-256 of the empty string (docs/protocol.md, 'Communications channel')."""
 
 
 def is_obscured_id(value: str | None) -> bool:

@@ -5,8 +5,8 @@ Thread-safety: :class:`Orderbook` is immutable and safe to share between threads
 has one writer (the network thread calls the mutating methods) and any number of readers
 (``get()``, ``tickers()``, ``state()`` from any thread), serialised by one lock that is held
 only to mutate or to copy and never while user code runs. Nothing here does I/O or starts a
-thread. Prices are Decimal dollars and counts Decimal contracts (PROTOCOL.md §6.1); floats
-never enter.
+thread. Prices are Decimal dollars and counts Decimal contracts (docs/protocol.md, 'Fixed-
+point values'); floats never enter.
 """
 
 from __future__ import annotations
@@ -76,12 +76,13 @@ class Orderbook:
     """An immutable order book of one market, as returned by ``client.orderbook()`` and
     ``RestClient.get_orderbook()``.
 
-    ``yes`` maps yes-bid prices (dollars) to resting contracts. ``no`` maps no-side bids:
-    at no-leg prices by default, at yes-leg prices when ``use_yes_price`` is true (PROTOCOL
-    §6.1). Both are read-only mappings; the best bid/ask properties account for the
-    convention. ``seq``/``sid`` identify the last stream message applied (None for REST).
-    The constructor stores the mappings as given (copied); use :meth:`from_levels` to
-    build one from ``(price, count)`` pairs with empty levels dropped.
+    ``yes`` maps yes-bid prices (dollars) to resting contracts. ``no`` maps no-side bids: at
+    no-leg prices by default, at yes-leg prices when ``use_yes_price`` is true
+    (docs/protocol.md, 'Price conventions (use_yes_price)'). Both are read-only mappings;
+    the best bid/ask properties account for the convention. ``seq``/``sid`` identify the
+    last stream message applied (None for REST). The constructor stores the mappings as
+    given (copied); use :meth:`from_levels` to build one from ``(price, count)`` pairs with
+    empty levels dropped.
     """
 
     market_ticker: str
@@ -331,7 +332,7 @@ class MutableOrderbook:
         if count > _ZERO:
             levels[price] = count
         else:
-            # Removing a missing level is a no-op (PROTOCOL §6.1 "Maintaining a book").
+            # Removing a missing level is a no-op (docs/protocol.md, 'Maintaining a book').
             if count < _ZERO:
                 self.underflows += 1
             levels.pop(price, None)

@@ -7,10 +7,10 @@ sends commands through the client's ``send``. Only ``on_frame`` runs per frame: 
 lean (no extra attribute hops or calls).
 
 Every frame that carries both ``sid`` and ``seq`` advances that sid's sequence, control
-replies included (docs/protocol.md, 'sid and seq'). A book message that cannot be applied
-(:class:`~kalshi_sync.orderbook.UnappliableError`) is still delivered; its book is repaired
-the way a seq gap repairs one: marked ``resyncing``, then ``get_snapshot``, then a
-resubscribe if no snapshot comes within :data:`SNAPSHOT_TIMEOUT`.
+replies included (docs/protocol.md, 'Control replies and seq'). A book message that cannot
+be applied (:class:`~kalshi_sync.orderbook.UnappliableError`) is still delivered; its book
+is repaired the way a seq gap repairs one: marked ``resyncing``, then ``get_snapshot``, then
+a resubscribe if no snapshot comes within :data:`SNAPSHOT_TIMEOUT`.
 """
 
 from __future__ import annotations

@@ -1,18 +1,23 @@
 """Sans-I/O codec for Kalshi's WebSocket protocol: frames in, typed messages out, commands out.
 
 :func:`decode` turns one text frame into a :mod:`kalshi_sync.models` message and raises only
-:class:`~kalshi_sync.errors.ProtocolError`. It tolerates wire drift (PROTOCOL.md §6, §12):
-current ``*_dollars`` / ``*_fp`` strings and the legacy integer fields (cents, whole contracts,
-centi-cents) decode into the same Decimal attributes; both placements of control-reply payloads
-are accepted; unknown fields stay in ``.raw`` and unknown types become ``UnknownMessage``. The
-validation policy: the envelope (``type``, ``sid``, ``seq``, ``id``), required fields and every
-price/count/money field are strict (a wrong type is a ProtocolError, since a guessed number is
-worse than none); an *optional* informational scalar (a timestamp, a side, an id string) whose
-type has drifted decodes as None and its value stays in ``.raw``, so one drifted field cannot
-cost a book delta. ``encode_*`` build command JSON text; they validate their arguments and raise
+:class:`~kalshi_sync.errors.ProtocolError`. It tolerates wire drift (docs/protocol.md,
+'Changes in 2026'): current ``*_dollars`` / ``*_fp`` strings and the legacy integer fields
+(cents, whole contracts, centi-cents) decode into the same Decimal attributes; both
+placements of control-reply payloads are accepted; unknown fields stay in ``.raw`` and
+unknown types become ``UnknownMessage``. The validation policy: missing is not invalid -- a
+data field that is absent, ``null`` or ``""`` decodes to None and the message is delivered
+with its absent key fields named in ``.missing`` (a fill is never dropped for a missing
+price). A wrong JSON *type* stays strict where a guess would be worse than nothing: the
+envelope (``type``, ``sid``, ``seq``, ``id``), key fields and every price/count/money field
+raise ProtocolError; an *optional* informational scalar (a timestamp, a side, an id string,
+``sending_ts_ms``) whose type has drifted decodes as None and its value stays in ``.raw``,
+so one drifted field cannot cost a book delta. A payload (``msg``) of the wrong type is a
+ProtocolError; an absent one is an empty payload.
+``encode_*`` build command JSON text; they validate their arguments and raise
 ``TypeError``/``ValueError`` on misuse. The per-type decoders live in
-:mod:`kalshi_sync._decoders`; ``decode()`` picks one with a single dict lookup. This module does
-no I/O and holds no state.
+:mod:`kalshi_sync._decoders`; ``decode()`` picks one with a single dict lookup. This module
+does no I/O and holds no state.
 """
 
 from __future__ import annotations
@@ -38,7 +43,8 @@ __all__ = [
     "encode_update_subscription",
 ]
 
-# Message types whose envelope ``seq`` is checked per sid (PROTOCOL.md §7, [AA-LATEST]).
+# Message types Kalshi documents as sequenced (docs/protocol.md, 'Which messages are
+# sequenced'). The client checks the seq of any frame that has sid and seq, these or not.
 SEQUENCED_TYPES: frozenset[str] = frozenset(
     {
         "orderbook_snapshot",
@@ -69,8 +75,9 @@ CONTROL_TYPES: frozenset[str] = frozenset(
     {"subscribed", "unsubscribed", "ok", "error", "list_subscriptions"}
 )
 
-# Message type -> the channel name used to subscribe (PROTOCOL.md §3.1). ``event_lifecycle``
-# is also sent on ``multivariate_market_lifecycle``; route by sid when the sid is known.
+# Message type -> the channel name used to subscribe (docs/protocol.md, 'Channels').
+# ``event_lifecycle`` is also sent on ``multivariate_market_lifecycle``; route by sid when
+# the sid is known.
 CHANNEL_OF_TYPE: dict[str, str] = {
     "orderbook_snapshot": "orderbook_delta",
     "orderbook_delta": "orderbook_delta",
@@ -230,7 +237,8 @@ def encode_update_subscription(
         raise ValueError("update_subscription targets exactly one subscription: use sid only")
     _check_single_market_form(market_tickers, params)
     if action == "get_snapshot" and (market_tickers is None or params.get("market_ticker")):
-        # The server accepts only the list form for get_snapshot (PROTOCOL.md §4.4).
+        # The server accepts only the list form for get_snapshot (docs/protocol.md,
+        # 'get_snapshot').
         raise ValueError("get_snapshot needs market_tickers (a list), not market_ticker")
     body: dict[str, Any] = {"sid": sid, "action": action}
     if market_tickers is not None:

@@ -1,8 +1,9 @@
-"""Per-subscription sequence checking (docs/protocol.md, 'sid and seq'): :class:`SeqTracker`
-classifies each ``(sid, seq)`` as in order, first, gap, duplicate or stale and counts the
-anomalies; it never touches a book or sends anything, the caller decides what a gap means
-(mark the sid's books stale, request snapshots). Thread-safety: not thread-safe and needs no
-lock, because only the network thread uses it; it does no I/O and starts no threads.
+"""Per-subscription sequence checking (docs/protocol.md, 'Sequence numbers and gaps'):
+:class:`SeqTracker` classifies each ``(sid, seq)`` as in order, first, gap, duplicate or
+stale and counts the anomalies; it never touches a book or sends anything, the caller
+decides what a gap means (mark the sid's books stale, request snapshots). Thread-safety:
+not thread-safe and needs no lock, because only the network thread uses it; it does no I/O
+and starts no threads.
 """
 
 from __future__ import annotations
@@ -47,13 +48,13 @@ class SeqTracker:
     """Last seq per sid, with counters for stats.
 
     Every frame that carries both ``sid`` and ``seq`` takes a number in that sid's sequence
-    (docs/protocol.md, 'sid and seq'): data frames go through :meth:`check`, control replies
-    (``ok``, ``unsubscribed``, a subscription's ``error``) through :meth:`note_control`,
-    which never asks for the reply to be dropped. The first sequenced frame on a sid sets
-    the baseline, whatever its seq. Two tolerances stay for servers that report rather
-    than consume a number on a reply: a reply whose seq equals the position is accepted
-    silently, and the first data frame after a reply may carry the reply's seq (it is not
-    dropped as a duplicate).
+    (docs/protocol.md, 'Control replies and seq'): data frames go through :meth:`check`,
+    control replies (``ok``, ``unsubscribed``, a subscription's ``error``) through
+    :meth:`note_control`, which never asks for the reply to be dropped. The first sequenced
+    frame on a sid sets the baseline, whatever its seq. Two tolerances stay for servers that
+    report rather than consume a number on a reply: a reply whose seq equals the position is
+    accepted silently, and the first data frame after a reply may carry the reply's seq (it
+    is not dropped as a duplicate).
 
     ``check()`` is the per-frame call: on the common path it does one dict lookup and one
     store. Counters (cumulative, kept by ``reset()``): ``gaps`` (from data and control

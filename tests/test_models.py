@@ -1,7 +1,8 @@
 """Message models: every wire type decodes from a current and a legacy frame into its class.
 
-Vectors are the JSON examples of PROTOCOL.md §6, verbatim where the document gives a complete
-frame; legacy frames use the integer fields the document lists as removed in March 2026.
+Vectors are Kalshi's documented JSON examples (docs/protocol.md, 'Channels'), verbatim where
+the documentation gives a complete frame; legacy frames use the integer fields documented
+as removed in March 2026.
 """
 
 from __future__ import annotations
@@ -44,7 +45,7 @@ from kalshi_sync.protocol import decode
 
 D = Decimal
 
-# --- PROTOCOL.md §6 vectors (verbatim) -------------------------------------------------------
+# --- documented vectors (verbatim) ---------------------------------------------------------
 
 SNAPSHOT = """{"type": "orderbook_snapshot", "sid": 2, "seq": 2,
  "msg": {"market_ticker": "FED-23DEC-T3.00",
@@ -133,11 +134,11 @@ EVENT_LIFECYCLE = """{"type": "event_lifecycle", "sid": 5, "seq": 8,
          "collateral_return_type": "MECNET", "series_ticker": "KXQUICKSETTLE"}}"""
 
 EVENT_FEE = """{"type": "event_fee_update", "sid": 5, "seq": 9,
- "msg": {"event_ticker": "KXBTCD-26MAY2018", "fee_type_override": "quadratic", "fee_multiplier_override": 1}}"""  # noqa: E501 (verbatim PROTOCOL.md vector)
+ "msg": {"event_ticker": "KXBTCD-26MAY2018", "fee_type_override": "quadratic", "fee_multiplier_override": 1}}"""  # noqa: E501 (verbatim documented vector)
 
 RFQ_CREATED = """{"type": "rfq_created", "sid": 15, "seq": 11,
  "msg": {"id": "rfq_123", "creator_id": "43fc…", "market_ticker": "FED-23DEC-T3.00",
-         "event_ticker": "FED-23DEC", "contracts_fp": "100.00", "created_ts": "2024-12-01T10:00:00Z"}}"""  # noqa: E501 (verbatim PROTOCOL.md vector)
+         "event_ticker": "FED-23DEC", "contracts_fp": "100.00", "created_ts": "2024-12-01T10:00:00Z"}}"""  # noqa: E501 (verbatim documented vector)
 
 RFQ_DELETED = """{"type": "rfq_deleted", "sid": 15, "seq": 12,
  "msg": {"id": "rfq_123", "creator_id": "comm_abc123", "market_ticker": "FED-23DEC-T3.00",
@@ -149,7 +150,7 @@ QUOTE_CREATED = """{"type": "quote_created", "sid": 15, "seq": 13,
          "rfq_creator_id": "comm_abc123", "market_ticker": "FED-23DEC-T3.00", "event_ticker": "FED-23DEC",
          "yes_bid_dollars": "0.3500", "no_bid_dollars": "0.6500",
          "yes_contracts_offered_fp": "100.00", "no_contracts_offered_fp": "200.00",
-         "rfq_target_cost_dollars": "0.3500", "created_ts": "2024-12-01T10:02:00Z", "subaccount": 3}}"""  # noqa: E501 (verbatim PROTOCOL.md vector)
+         "rfq_target_cost_dollars": "0.3500", "created_ts": "2024-12-01T10:02:00Z", "subaccount": 3}}"""  # noqa: E501 (verbatim documented vector)
 
 QUOTE_ACCEPTED = """{"type": "quote_accepted", "sid": 15, "seq": 14,
  "msg": {"quote_id": "quote_456", "rfq_id": "rfq_123", "quote_creator_id": "comm_def456",
@@ -160,7 +161,7 @@ QUOTE_ACCEPTED = """{"type": "quote_accepted", "sid": 15, "seq": 14,
 QUOTE_EXECUTED = """{"type": "quote_executed", "sid": 15, "seq": 15,
  "msg": {"quote_id": "quote_456", "rfq_id": "rfq_123", "quote_creator_id": "a1b2…",
          "rfq_creator_id": "f6e5…", "order_id": "order_789", "client_order_id": "my_client_order_123",
-         "market_ticker": "FED-23DEC-T3.00", "executed_ts": "2024-12-01T10:05:00Z", "subaccount": 3}}"""  # noqa: E501 (verbatim PROTOCOL.md vector)
+         "market_ticker": "FED-23DEC-T3.00", "executed_ts": "2024-12-01T10:05:00Z", "subaccount": 3}}"""  # noqa: E501 (verbatim documented vector)
 
 # §6.13 shows "{...optional...}" and "..." placeholders; they are filled in with plain values.
 CFB = (
@@ -826,7 +827,7 @@ def test_raw_is_excluded_from_equality() -> None:
 
 
 def test_every_design_class_exists_and_is_a_message() -> None:
-    """DESIGN.md §2 names exist as frozen attrs subclasses of Message."""
+    """The documented message classes exist as frozen attrs subclasses of Message."""
     names = [
         "OrderbookSnapshot",
         "OrderbookDelta",

@@ -65,7 +65,7 @@ def lv(*pairs: tuple[str, str]) -> list[tuple[Decimal, Decimal]]:
     return [(D(p), D(c)) for p, c in pairs]
 
 
-# The PROTOCOL.md §6.1 example book, in both conventions.
+# The documented example book (docs/protocol.md, 'Order book channel'), in both conventions.
 YES = lv(("0.0800", "300.00"), ("0.2200", "333.00"))
 NO_LEG = lv(("0.5400", "20.00"), ("0.5600", "146.00"))
 NO_YES_SCALE = lv(("0.4600", "20.00"), ("0.4400", "146.00"))

@@ -147,7 +147,7 @@ def test_unsubscribed_placements(text: str) -> None:
 
 
 def test_error_reply() -> None:
-    """error: code and message from msg, id echoed (PROTOCOL.md §4.5 vector)."""
+    """error: code and message from msg, id echoed (docs/protocol.md, 'Error replies')."""
     msg = decode(
         '{"id": 123, "type": "error", "msg": {"code": 7, "msg": "Unknown subscription ID"}}'
     )
@@ -566,7 +566,8 @@ def test_frame_missing_a_key_field_decodes(data: bytes, missing: tuple[str, ...]
 
 
 def test_encode_subscribe_exact() -> None:
-    """subscribe: id, cmd, params with channels and market_tickers (PROTOCOL.md §4.1)."""
+    """subscribe: id, cmd, params with channels and market_tickers (docs/protocol.md,
+    'subscribe')."""
     text = encode_subscribe(
         1, ["orderbook_delta", "ticker"], ["FED-23DEC-T3.00", "CORIVER-2024-T1030"]
     )
@@ -618,7 +619,7 @@ def test_encode_subscribe_without_markets() -> None:
 
 
 def test_encode_unsubscribe_exact() -> None:
-    """unsubscribe: params.sids (PROTOCOL.md §4.2)."""
+    """unsubscribe: params.sids (docs/protocol.md, 'unsubscribe')."""
     assert json.loads(encode_unsubscribe(124, [1, 2])) == {
         "id": 124,
         "cmd": "unsubscribe",
@@ -627,7 +628,8 @@ def test_encode_unsubscribe_exact() -> None:
 
 
 def test_encode_update_subscription_exact() -> None:
-    """update_subscription: sid as an int, action, market_tickers (PROTOCOL.md §4.4)."""
+    """update_subscription: sid as an int, action, market_tickers (docs/protocol.md,
+    'update_subscription')."""
     text = encode_update_subscription(126, 456, "add_markets", ["NEW-MARKET-3"])
     assert json.loads(text) == {
         "id": 126,
@@ -659,7 +661,7 @@ def test_encode_update_subscription_pass_through() -> None:
 
 
 def test_encode_list_subscriptions_exact() -> None:
-    """list_subscriptions: just id and cmd (PROTOCOL.md §4.3)."""
+    """list_subscriptions: just id and cmd (docs/protocol.md, 'list_subscriptions')."""
     assert json.loads(encode_list_subscriptions(3)) == {"id": 3, "cmd": "list_subscriptions"}
 
 

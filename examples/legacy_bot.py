@@ -30,6 +30,8 @@ class Bot:
         self.signals = 0
 
     def on_book(self, msg: ks.OrderbookSnapshot | ks.OrderbookDelta) -> None:
+        if msg.market_ticker is None:  # a message missing its market: the client resyncs
+            return
         book = self.client.orderbook(msg.market_ticker)  # already includes this message
         top = (book.best_yes_bid, book.best_yes_ask)
         if book.is_live and top != self.top.get(book.market_ticker):
@@ -37,6 +39,8 @@ class Bot:
             self.react(book)
 
     def on_trade(self, msg: ks.Trade) -> None:
+        if msg.count is None or msg.yes_price is None:  # fields can be missing (msg.missing)
+            return
         print(f"  trade {msg.market_ticker} {msg.count:,.0f} @ {msg.yes_price:.2f}")
 
     def react(self, book: ks.Orderbook) -> None:

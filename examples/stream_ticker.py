@@ -24,7 +24,7 @@ def fmt(price: Decimal | None) -> str:
 
 def on_ticker(msg: ks.Ticker) -> None:
     print(
-        f"{msg.market_ticker:<24} bid {fmt(msg.yes_bid)}  ask {fmt(msg.yes_ask)}  "
+        f"{msg.market_ticker or '?':<24} bid {fmt(msg.yes_bid)}  ask {fmt(msg.yes_ask)}  "
         f"last {fmt(msg.price)}  volume {msg.volume or 0:,.0f}",
         flush=True,
     )

@@ -105,7 +105,8 @@ class Viewer:
 
     def _on_trade(self, msg: ks.Trade) -> None:
         when = time.strftime("%H:%M:%S", time.localtime((msg.ts_ms or 0) / 1000))
-        row = (when, msg.market_ticker, f"{msg.count:,.0f}", fmt(msg.yes_price))
+        count = "-" if msg.count is None else f"{msg.count:,.0f}"  # fields can be missing
+        row = (when, msg.market_ticker or "?", count, fmt(msg.yes_price))
         self.trades.insert("", 0, values=row)
         for extra in self.trades.get_children()[6:]:
             self.trades.delete(extra)

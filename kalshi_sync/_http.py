@@ -30,6 +30,9 @@ from typing import Any, Literal
 
 import requests
 
+# urllib3 comes with requests; its exceptions tell a refused connection from a lost answer.
+from urllib3.exceptions import ConnectTimeoutError, NewConnectionError
+
 from ._ratelimit import Bucket, RateLimiter
 from ._rest_decoders import error_fields
 from .auth import Signer
@@ -73,16 +76,27 @@ def query(params: Mapping[str, Any]) -> dict[str, str]:
     return out
 
 
+def _never_connected(cause: BaseException | None) -> bool:
+    # requests wraps urllib3's MaxRetryError, whose .reason says which phase failed.
+    if isinstance(cause, requests.exceptions.ConnectTimeout):
+        return True
+    if isinstance(cause, requests.exceptions.ConnectionError) and cause.args:
+        reason = getattr(cause.args[0], "reason", None)
+        return isinstance(reason, (NewConnectionError, ConnectTimeoutError))
+    return False
+
+
 def is_ambiguous(error: BaseException) -> bool:
     """True when a failed attempt may still have been carried out by the exchange.
 
-    A 429 was refused before any work; a connection that was never made sent nothing. A
-    timeout, a dropped connection or a 5xx may have happened after the exchange acted.
+    A 429 was refused before any work; a connection that was never made (refused, or timed
+    out while connecting) sent nothing. A read timeout, a dropped connection or a 5xx may have
+    happened after the exchange acted.
     """
     if isinstance(error, RateLimitError):
         return False
     if isinstance(error, (KalshiTimeoutError, KalshiConnectionError)):
-        return not isinstance(error.__cause__, requests.exceptions.ConnectTimeout)
+        return not _never_connected(error.__cause__)
     return isinstance(error, ExchangeUnavailableError)
 
 

@@ -4,6 +4,7 @@ never-twice / never-lost guarantees."""
 from __future__ import annotations
 
 import json
+import socket
 import uuid
 from collections.abc import Callable
 from decimal import Decimal
@@ -15,6 +16,7 @@ import responses
 from _rest_helpers import (
     BASE,
     JSON,
+    KEY_ID,
     ORDERS_URL,
     TICKER,
     FakeTime,
@@ -31,6 +33,7 @@ from kalshi_sync import (
     DuplicateOrderError,
     ExchangeUnavailableError,
     HTTPStatusError,
+    KalshiConnectionError,
     KalshiTimeoutError,
     OrderNotFoundError,
     OrderRejectedError,
@@ -256,6 +259,28 @@ def test_connect_timeout_never_sent_is_not_unknown(
     with pytest.raises(KalshiTimeoutError):
         rest.create_order(TICKER, **BUY_YES)
     assert len(posts(mock)) == 4 and gets(mock) == []
+
+
+def test_refused_connection_is_not_an_unknown_order(
+    trade_key: ed25519.Ed25519PrivateKey, fake_time: FakeTime
+) -> None:
+    """Against a real closed loopback port nothing can have been placed: after the retries
+    the connection error is raised as is (not OrderStateUnknownError), with no lookup."""
+    with socket.socket() as probe:  # a port nobody listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    rest = RestClient(
+        KEY_ID,
+        trade_key,
+        base_url=f"http://127.0.0.1:{port}/trade-api/v2",
+        sleep=fake_time.sleep,
+        monotonic=fake_time.monotonic,
+        timeout=2.0,
+    )
+    with rest, pytest.raises(KalshiConnectionError) as info:
+        rest.create_order(TICKER, **BUY_YES)
+    assert not isinstance(info.value, OrderStateUnknownError)
+    assert len(fake_time.sleeps) == 3  # retried max_retries times, then raised
 
 
 @pytest.mark.parametrize("status", [500, 502, 503])

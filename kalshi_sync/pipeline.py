@@ -250,15 +250,22 @@ class Pipeline:
         exc: Exception,
     ) -> None:
         """A book message that cannot be applied without guessing: resync what it was for
-        (its market, or every market of its sid when it names none)."""
+        (its market, or every market of its sid it may have been for when it names none)."""
         ticker: str | None = getattr(msg, "market_ticker", None)
         if sid is None:
             log.warning("cannot apply %s without sid (%s); not resyncing", msg.type, exc)
             return
+        books = self._books
         if ticker is not None:
             tickers: tuple[str, ...] = (ticker,)
+        elif msg.type == "orderbook_delta":
+            # A delta can only have corrupted a live book: the others ignore deltas until
+            # their snapshot, so asking again for them would only repeat requests.
+            tickers = tuple(t for t in books.tickers_for_sid(sid) if books.state(t) == "live")
         else:
-            wanted = set(self._books.tickers_for_sid(sid))
+            # A snapshot naming no market may have been any market's (a get_snapshot answer,
+            # or the first snapshot of a market that has no book yet).
+            wanted = set(books.tickers_for_sid(sid))
             for h in handles:
                 wanted |= h._markets or frozenset()
             tickers = tuple(sorted(wanted))

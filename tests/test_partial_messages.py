@@ -105,8 +105,10 @@ def test_null_and_empty_string_fields_are_none(type_: str, empty: Any) -> None:
         wire.update({k + suffix: empty for k in keys})
     msg = decode(frame(type=type_, sid=1, seq=1, msg=wire))
     assert msg.missing == KEY_FIELDS[type_]
+    # ``recovered`` says how a message arrived, never read from the wire: always False here.
+    assert getattr(msg, "recovered", False) is False
     for field in attrs.fields(cls):
-        if field.name in ("type", "sid", "seq", "raw", "missing"):
+        if field.name in ("type", "sid", "seq", "raw", "missing", "recovered"):
             continue
         value = getattr(msg, field.name)
         assert value is None or value == (), (field.name, value)
@@ -119,7 +121,8 @@ def test_fill_with_every_optional_field_missing() -> None:
     assert msg.missing == ("market_ticker", "yes_price", "count")
     values = attrs.asdict(msg, recurse=False)
     set_fields = {k for k, v in values.items() if v not in (None, ())}
-    assert set_fields == {"type", "sid", "raw", "missing"}
+    assert set_fields == {"type", "sid", "raw", "missing", "recovered"}
+    assert msg.recovered is False
 
 
 def test_fill_without_price_and_count_keeps_what_it_has() -> None:
@@ -623,5 +626,35 @@ def test_unappliable_delta_is_repaired_with_get_snapshot(server, private_pem):
         assert gaps.empty()
         stats = client.stats()
         assert (stats["resyncs"], stats["gaps"], stats["partial_messages"]) == (1, 0, 1)
+    finally:
+        client.close()
+
+
+def test_delta_without_market_does_not_re_request_books_already_resyncing(rsa_key: Any) -> None:
+    """A second market-less delta while the sid's books wait for snapshots asks nothing more."""
+    client, _ = offline_client(rsa_key)
+    try:
+        client._on_frame(snapshot_frame(T1, 1))
+        client._on_frame(delta_frame(2, market_ticker=...))
+        client._on_frame(delta_frame(3, market_ticker=...))
+        assert client.orderbook(T1).state == "resyncing"
+        assert client.stats()["resyncs"] == 1
+    finally:
+        client.close()
+
+
+def test_snapshot_without_market_resyncs_every_book_of_its_sid(rsa_key: Any) -> None:
+    """A snapshot naming no market could have been any of them: all of the sid's books
+    resync, whatever their state."""
+    client, got = offline_client(rsa_key)
+    try:
+        client._on_frame(snapshot_frame(T1, 1))
+        client._on_frame(snapshot_frame(T2, 2))
+        client._on_frame(delta_frame(3, price_dollars=...))  # T1 now resyncing
+        client._on_frame(frame(type="orderbook_snapshot", sid=1, seq=4, msg={}))
+        assert got[-1].type == "orderbook_snapshot" and got[-1].missing == ("market_ticker",)
+        assert client.orderbook(T1).state == "resyncing"
+        assert client.orderbook(T2).state == "resyncing"
+        assert client.stats()["resyncs"] == 2
     finally:
         client.close()

@@ -50,7 +50,8 @@ class Model:
 
     A book message that cannot be applied (a delta without market, price, delta or a
     yes/no side on a live book; a snapshot that is not ``applicable``) is delivered but
-    puts its book resyncing -- every book of its sid when it names no market.
+    puts its book resyncing -- when it names no market, every book of its sid (for a delta,
+    every live one).
     """
 
     def __init__(self) -> None:
@@ -92,9 +93,13 @@ class Model:
             self.sid[msg.market_ticker] = msg.sid
         elif kind == "orderbook_delta":
             t = msg.market_ticker
-            if t is None:
+            if t is None:  # only live books can have been corrupted by it
                 if msg.sid is not None:
-                    self.resync(t for t, sid in self.sid.items() if sid == msg.sid)
+                    self.resync(
+                        t
+                        for t, sid in self.sid.items()
+                        if sid == msg.sid and self.state[t] == "live"
+                    )
                 return
             if t not in self.books or self.state[t] != "live":
                 return

@@ -24,7 +24,8 @@ __all__ = ["main"]
 
 PROG = "kalshi-sync"
 DEFAULT_CHANNELS = "orderbook_delta,ticker,trade"
-# Channels that take no market filter (PROTOCOL.md §6.9, §6.10, §6.12).
+# Channels that take no market filter (docs/protocol.md, 'Lifecycle channels' and
+# 'Communications channel').
 _GLOBAL_CHANNELS = frozenset(
     {"market_lifecycle_v2", "multivariate_market_lifecycle", "communications"}
 )

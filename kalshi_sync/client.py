@@ -263,7 +263,7 @@ class KalshiClient:
             if not markets:
                 raise ValueError("orderbook_delta needs at least one market ticker")
             # Kalshi plans to flip this default: send it explicitly so prices never change
-            # meaning under us (PROTOCOL.md §6.1).
+            # meaning under us (docs/protocol.md, 'Price conventions (use_yes_price)').
             params.setdefault("use_yes_price", False)
         sub = Subscription(self, channel, markets, dict(params), callback)
         blocking = self._may_block()

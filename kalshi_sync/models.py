@@ -303,6 +303,10 @@ class Fill(Message):
     subaccount: int | None = None
     ts: int | None = None
     ts_ms: int | None = None
+    recovered: bool = attrs.field(default=False, eq=False)
+    """True when the client read this message back over REST after a reconnect instead of
+    receiving it live (docs/architecture.md, 'Fills and orders across reconnects'). How it
+    arrived, not what it says: not compared."""
 
 
 @attrs.frozen(kw_only=True)
@@ -319,6 +323,10 @@ class MarketPosition(Message):
     position_fee_cost: Decimal | None = None
     volume: Decimal | None = None
     subaccount: int | None = None
+    recovered: bool = attrs.field(default=False, eq=False)
+    """True when the client read this message back over REST after a reconnect instead of
+    receiving it live (docs/architecture.md, 'Fills and orders across reconnects'). How it
+    arrived, not what it says: not compared."""
 
 
 @attrs.frozen(kw_only=True)
@@ -360,6 +368,10 @@ class UserOrder(Message):
     expiration_time: str | None = None
     expiration_ts_ms: int | None = None
     subaccount_number: int | None = None
+    recovered: bool = attrs.field(default=False, eq=False)
+    """True when the client read this message back over REST after a reconnect instead of
+    receiving it live (docs/architecture.md, 'Fills and orders across reconnects'). How it
+    arrived, not what it says: not compared."""
 
     @property
     def market_ticker(self) -> str | None:

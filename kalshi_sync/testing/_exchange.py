@@ -274,6 +274,11 @@ class ExchangeState(ServerState):
         with self._lock:
             return self._engine.ledger.position(owner, subaccount, ticker)
 
+    def positions(self, owner: str, *, subaccount: int | None = None) -> list[PositionState]:
+        """Every market the account traded (flat ones too), in first-trade order."""
+        with self._lock:
+            return self._engine.ledger.positions(owner, subaccount)
+
     def orders(self, owner: str | None = None) -> list[OrderState]:
         """Named owners' orders (latest versions) in placement order."""
         with self._lock:

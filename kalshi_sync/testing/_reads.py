@@ -48,6 +48,12 @@ def exchange_status(state: ExchangeState, ctx: Ctx) -> Reply:
     }
 
 
+def _event_ticker(state: ExchangeState, ticker: str) -> str:
+    """The market's event: as declared, else the ticker without its last segment."""
+    event = state._markets.get(ticker, {}).get("event_ticker")
+    return str(event) if event else ticker.rsplit("-", 1)[0]
+
+
 def _market(state: ExchangeState, ticker: str) -> dict[str, Any]:
     """Caller holds the lock."""
     yes, no = state._books.copy(ticker)
@@ -57,7 +63,7 @@ def _market(state: ExchangeState, ticker: str) -> dict[str, Any]:
     last = state._last_trade.get(ticker)
     market: dict[str, Any] = {
         "ticker": ticker,
-        "event_ticker": info.get("event_ticker", ticker.rsplit("-", 1)[0]),
+        "event_ticker": _event_ticker(state, ticker),
         "market_type": "binary",
         "status": info.get("status", "active"),
         "exchange_index": state.exchange_index(ticker),
@@ -152,7 +158,7 @@ def positions(state: ExchangeState, ctx: Ctx) -> Reply:
     with state._lock:
         rows: list[tuple[int, tuple[PositionState, str, int]]] = []
         for i, p in enumerate(state._engine.ledger.positions(ctx.owner, sub)):
-            event = _market(state, p.ticker)["event_ticker"]
+            event = _event_ticker(state, p.ticker)
             index = state.exchange_index(p.ticker)
             if (
                 (tickers is None or p.ticker in tickers)
@@ -233,7 +239,7 @@ def orders(state: ExchangeState, ctx: Ctx, historical: bool = False) -> Reply:
             if o.owner == ctx.owner
             and _is_historical(state, o) == historical
             and (tickers is None or o.ticker in tickers)
-            and (events is None or _market(state, o.ticker)["event_ticker"] in events)
+            and (events is None or _event_ticker(state, o.ticker) in events)
             and (status is None or o.status == status)
             and (sub is None or o.subaccount == sub)
             and (shard is None or state.exchange_index(o.ticker) == shard)

@@ -19,6 +19,8 @@ __all__ = [
     "Event",
     "GapEvent",
     "OverflowEvent",
+    "RecoveredEvent",
+    "RecoveryFailedEvent",
     "ResyncedEvent",
 ]
 
@@ -96,3 +98,37 @@ class OverflowEvent(Event):
     type: str = "overflow"
     dropped: int = 0
     max_queue: int = 0
+
+
+@attrs.frozen(kw_only=True)
+class RecoveredEvent(Event):
+    """Private channels were read back over REST after a reconnect (or at start with
+    ``recover_since``) and the missing messages were delivered, each with ``.recovered``.
+
+    ``fills``, ``orders``, ``positions``: how many recovered ``fill``, ``user_order`` and
+    ``market_position`` messages were delivered. ``blind_from`` / ``blind_until``: the window
+    the connection was blind (Unix seconds; ``blind_from`` is None at start). ``duration``:
+    seconds from the start of the first attempt to the end of recovery; ``attempts``: how
+    many REST attempts it took (see :class:`RecoveryFailedEvent`)."""
+
+    type: str = "recovered"
+    fills: int = 0
+    orders: int = 0
+    positions: int = 0
+    blind_from: float | None = None
+    blind_until: float | None = None
+    duration: float = 0.0
+    attempts: int = 1
+
+
+@attrs.frozen(kw_only=True)
+class RecoveryFailedEvent(Event):
+    """A REST read of a recovery failed (``error``); it is retried in ``retry_in`` seconds
+    (jittered exponential backoff). ``attempt``: which attempt failed, from 1. Meanwhile
+    market data flows, live fills are delivered, and orders and positions stay
+    ``reconciling``."""
+
+    type: str = "recovery_failed"
+    error: BaseException | None = None
+    attempt: int = 1
+    retry_in: float = 0.0

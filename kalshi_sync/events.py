@@ -108,8 +108,8 @@ class RecoveredEvent(Event):
     ``fills``, ``orders``, ``positions``: how many recovered ``fill``, ``user_order`` and
     ``market_position`` messages were delivered. ``blind_from`` / ``blind_until``: the window
     the connection was blind (Unix seconds; ``blind_from`` is None at start). ``duration``:
-    seconds from the start of the first attempt to the end of recovery; ``attempts``: how
-    many REST attempts it took (see :class:`RecoveryFailedEvent`)."""
+    seconds from the reconnect (or start) to the end of recovery; ``attempts``: how many REST
+    attempts it took (see :class:`RecoveryFailedEvent`)."""
 
     type: str = "recovered"
     fills: int = 0

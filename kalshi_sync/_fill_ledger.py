@@ -283,9 +283,10 @@ class FillLedger:
             self._pages = []
 
     def finish_recovery(self, generation: int) -> list[Fill] | None:
-        """End the recovery: the fills to deliver, oldest first (ties in the order REST sent
-        them), each with ``recovered=True``; None when ``generation`` was superseded (its
-        pages are dropped; the newer recovery covers its range).
+        """End the recovery: the fills to deliver, oldest first, each with ``recovered=True``;
+        None when ``generation`` was superseded (its pages are dropped; the newer recovery
+        covers its range). Fills of the same millisecond come in the reverse of the order
+        REST sent them (REST lists newest first); fills without a time come last.
 
         A fill is left out when it was delivered already (live, or by an earlier recovery),
         when it repeats within the pages, or when the subscription's filter excludes it.
@@ -295,7 +296,7 @@ class FillLedger:
             return None
         pages, self._pages, self._active, self._floor_ms = self._pages, [], None, None
         fresh = self._select(pages, query)
-        fresh.sort(key=lambda item: (item[0] is None, item[0] or 0, item[1]))
+        fresh.sort(key=lambda item: (item[0] is None, item[0] or 0, -item[1]))
         out: list[Fill] = []
         for _time, _index, fill in fresh:
             self._remember(fill, live=False)

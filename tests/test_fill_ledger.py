@@ -200,13 +200,14 @@ def test_recovered_fills_are_new_ones_oldest_first_marked_recovered() -> None:
     assert ledger.on_live(fill("t4", T0 + 4000, order_id="o4")) is False  # live after recovery
 
 
-def test_equal_times_keep_rest_order_and_timeless_fills_go_last() -> None:
-    """Ties in time keep the page order; a fill without any time comes after the rest."""
+def test_equal_times_reverse_rest_order_and_timeless_fills_go_last() -> None:
+    """REST lists newest first: fills of the same ms come in reverse page order; a fill
+    without any time comes after the rest."""
     ledger = FillLedger()
     ledger.on_subscribed(T0 / 1000)
     pages = [[fill("b", T0 + 5), fill("none", None, order_id="o9"), fill("a", T0 + 5)]]
     pages.append([fill("old", T0 - 1000)])
-    assert ids(recover(ledger, pages)) == ["old", "b", "a", "none"]
+    assert ids(recover(ledger, pages)) == ["old", "a", "b", "none"]
 
 
 def test_live_fill_during_the_rest_read_is_delivered_once() -> None:

@@ -316,11 +316,12 @@ def _decoder(cls: type[Message], *fields: _Field, envelope_id: bool = False) -> 
         sid = _envelope_int(env, "sid")  # envelope first: its errors are the more telling
         seq = _envelope_int(env, "seq")
         body = _payload(env)
+        sending_ts_ms = env.get("sending_ts_ms")  # inline _sending_ts_ms(): once per frame
         message = _new(cls)
         _set_type(message, type_)
         _set_sid(message, sid)
         _set_seq(message, seq)
-        _set_sending_ts_ms(message, _sending_ts_ms(env))
+        _set_sending_ts_ms(message, sending_ts_ms if type(sending_ts_ms) is int else None)
         _set_raw(message, env)
         if set_id is not None:
             set_id(message, _envelope_int(env, "id"))

@@ -1,4 +1,5 @@
-"""Immutable copies of the account views, and REST models read as WebSocket messages.
+"""Immutable copies of the account views, REST models read as WebSocket messages, and the
+scope of a private subscription (:class:`AccountFilter`).
 
 :class:`RestingOrders` (``client.orders()``) and :class:`Positions` (``client.positions()``)
 are read-only mappings with the view's ``state`` at the time of the copy; immutable, safe to
@@ -12,7 +13,7 @@ follow (docs/protocol.md, 'Fixed-point values'): same attribute names, except RE
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from types import MappingProxyType
 from typing import Any, TypeVar
 
@@ -23,6 +24,7 @@ from .models import MarketPosition, Message, UserOrder
 
 __all__ = [
     "ACCOUNT_STATES",
+    "AccountFilter",
     "PositionKey",
     "Positions",
     "RestingOrders",
@@ -36,6 +38,39 @@ ACCOUNT_STATES = frozenset({"live", "stale", "reconciling"})
 
 PositionKey = tuple[str, int]
 """(market_ticker, subaccount) -- a message without a subaccount is subaccount 0."""
+
+
+def _tickers(value: Iterable[str] | None) -> frozenset[str] | None:
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return frozenset((value,))  # a bare ticker, not its letters
+    return frozenset(value)
+
+
+@attrs.frozen(kw_only=True)
+class AccountFilter:
+    """What a private subscription covers: ``market_tickers`` (None = every market) and
+    ``subaccount`` (None = every subaccount). Applied to what REST reads back, because REST
+    may return more than the subscription would have delivered.
+
+    A value the message does not carry (None) is admitted: a message about money is never
+    dropped for a missing field, and REST was already asked for the same scope.
+    """
+
+    market_tickers: frozenset[str] | None = attrs.field(default=None, converter=_tickers)
+    subaccount: int | None = None
+
+    def admits(self, market_ticker: str | None, subaccount: int | None) -> bool:
+        """True unless the market or subaccount is known and outside the filter."""
+        if (
+            self.market_tickers is not None
+            and market_ticker is not None
+            and market_ticker not in self.market_tickers
+        ):
+            return False
+        return self.subaccount is None or subaccount is None or subaccount == self.subaccount
+
 
 _K = TypeVar("_K")
 _V = TypeVar("_V", UserOrder, MarketPosition)

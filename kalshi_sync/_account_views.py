@@ -32,13 +32,13 @@ import attrs
 
 from ._account_snapshots import (
     ACCOUNT_STATES,
+    AccountFilter,
     PositionKey,
     Positions,
     RestingOrders,
     position_from_rest,
     user_order_from_rest,
 )
-from ._fill_ledger import AccountFilter
 from .account import Order, Position
 from .models import MarketPosition, UserOrder
 

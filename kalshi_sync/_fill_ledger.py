@@ -48,6 +48,7 @@ from typing import Any
 
 import attrs
 
+from ._account_snapshots import AccountFilter
 from .models import Fill
 
 __all__ = [
@@ -64,38 +65,6 @@ earlier than one already delivered (shards deliver independently) and ts/ts_ms s
 
 _SLACK_MS = 1000  # ``ts`` is whole seconds: a REST fill may read up to 1 s earlier than ts_ms
 _MAX_TICKERS = 100  # GET /portfolio/fills takes at most 100 comma-separated tickers
-
-
-def _tickers(value: Iterable[str] | None) -> frozenset[str] | None:
-    if value is None:
-        return None
-    if isinstance(value, str):
-        return frozenset((value,))  # a bare ticker, not its letters
-    return frozenset(value)
-
-
-@attrs.frozen(kw_only=True)
-class AccountFilter:
-    """What a private subscription covers: ``market_tickers`` (None = every market) and
-    ``subaccount`` (None = every subaccount). Applied to what REST reads back, because REST
-    may return more than the subscription would have delivered.
-
-    A value the message does not carry (None) is admitted: a message about money is never
-    dropped for a missing field, and REST was already asked for the same scope.
-    """
-
-    market_tickers: frozenset[str] | None = attrs.field(default=None, converter=_tickers)
-    subaccount: int | None = None
-
-    def admits(self, market_ticker: str | None, subaccount: int | None) -> bool:
-        """True unless the market or subaccount is known and outside the filter."""
-        if (
-            self.market_tickers is not None
-            and market_ticker is not None
-            and market_ticker not in self.market_tickers
-        ):
-            return False
-        return self.subaccount is None or subaccount is None or subaccount == self.subaccount
 
 
 @attrs.frozen(kw_only=True)

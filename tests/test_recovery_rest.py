@@ -86,7 +86,7 @@ def test_orders_and_positions_reconciled_from_the_exchange(
     closed = [rest.get_order(order_id) for order_id in token.vanished(resting)]
     out = orders.apply_rest_snapshot(token, resting, closed)
     assert out is not None
-    by_id = {m.order_id: m for m in out}
+    by_id = {str(m.order_id): m for m in out}
     assert sorted(by_id) == sorted([amend.order_id, cancel.order_id, new.order_id])
     assert by_id[amend.order_id].yes_price == D("0.33")
     assert by_id[cancel.order_id].status == "canceled"

@@ -1,35 +1,34 @@
 """Socket-level read buffering for the network thread: one large read, many small ones.
 
 websocket-client reads each frame with three exact-size ``recv()`` calls (header, length,
-payload), and syscalls are ~30% of its cost (docs/transport.md, 'Performance').
+payload), one system call each (docs/transport.md, 'The fast path').
 :class:`BufferedSocket` wraps the connected (possibly TLS) socket, fills a reused buffer
 with one big ``recv_into`` and serves the library's small reads from it; its
-``pop_data_frame()`` lets the read loop in :mod:`kalshi_sync.connection` take plain
+``pop_data_frame()`` lets the fast read loop in :mod:`kalshi_sync._transport` take plain
 unmasked text/binary frames straight out of that buffer, leaving everything else (control
 frames, fragments, frames split across reads) to the library. A *masked* data frame is
 refused here: a server must never mask (RFC 6455 §5.1), and the library would unmask and
-deliver it. This module does not import ``websocket``: only ``connection.py`` does.
+deliver it. This module does not import ``websocket``: only ``_transport.py`` does.
 """
 
 from __future__ import annotations
 
 import socket
-from typing import Any
+from collections.abc import Callable
 
 from .errors import ProtocolError
 
 __all__ = ["BufferedSocket", "MaskedFrameError"]
 
 # One recv() per batch of frames instead of three exact-size recv() calls per frame: the
-# library parses frames from our buffer (docs/transport.md, 'Performance': syscalls are
-# ~30% of its cost).
+# library parses frames from our buffer (docs/transport.md, 'The fast path').
 _RECV_SIZE = 256 * 1024
 
 
 class MaskedFrameError(ProtocolError):
     """The server sent a masked frame, which RFC 6455 §5.1 forbids: the connection must fail.
 
-    Raised by the fast path here and by the library's reader in :mod:`.connection`, so
+    Raised by the fast path here and by the library's reader in :mod:`._transport`, so
     whichever path sees the frame first refuses it and nothing from it is delivered.
     """
 
@@ -43,14 +42,37 @@ class MaskedFrameError(ProtocolError):
 class BufferedSocket:
     """Socket wrapper that serves websocket-client's small reads from one large recv().
 
-    Only the network thread reads; ``shutdown``/``close`` may come from any thread (they go
-    straight to the kernel socket, which is what wakes a blocked reader).
+    It fails closed: it offers exactly the members websocket-client uses on the socket it
+    is handed (``WebSocket.connect(socket=...)``) and nothing else, so a release that
+    starts using another one raises ``AttributeError`` -- caught by the probe at import
+    (:mod:`._transport`) and by tests/test_websocket_assumptions.py -- instead of
+    silently bypassing the buffer. What each member is for:
+
+    - ``recv(n)``: every read of the handshake answer and of frames (``_socket.recv``);
+      served from the buffer, never more than ``n`` bytes.
+    - ``send(data)``: every write (the upgrade request, frames, pongs, close).
+    - ``gettimeout()``: checked before each ``recv``/``send`` (0 means non-blocking), and
+      saved by ``WebSocket.close()`` around its close handshake.
+    - ``settimeout(t)``: ``WebSocket.close()`` bounds its wait for the peer's close; the
+      client sets ``stale_timeout`` after the upgrade.
+    - ``fileno()``: the library's retry after ``EAGAIN``/``SSLWantReadError`` registers the
+      socket with a selector; the fast read loop selects on it.
+    - ``shutdown(how)``: ``WebSocket.close()`` and ``abort()``.
+    - ``close()``: ``WebSocket.shutdown()``, and ``_recv`` after the peer went away.
+    - ``_closed``: read by ``WebSocket.shutdown()`` before it calls ``close()``.
+
+    Plus the fast path's own ``buffered()`` and ``pop_data_frame()``. Only the network
+    thread reads; ``shutdown``/``close`` may come from any thread (they go straight to the
+    kernel socket, which is what wakes a blocked reader).
     """
 
-    __slots__ = ("_buf", "_pos", "_rbuf", "_rview", "_sock")
+    __slots__ = ("_buf", "_pending", "_pos", "_rbuf", "_rview", "_sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
+        # SSLSocket.pending(): bytes OpenSSL has decrypted but select() cannot see. Looked
+        # up once: buffered() runs once per frame.
+        self._pending: Callable[[], int] | None = getattr(sock, "pending", None)
         self._buf = b""
         self._pos = 0
         # recv_into a reused buffer, then copy out what arrived: sock.recv(256 KiB) would
@@ -124,7 +146,7 @@ class BufferedSocket:
     def buffered(self) -> int:
         """Bytes already read from the kernel (or decrypted by OpenSSL) but not consumed."""
         n = len(self._buf) - self._pos
-        pending = getattr(self._sock, "pending", None)
+        pending = self._pending
         return n + pending() if pending is not None else n
 
     # The library checks gettimeout() before every recv/send; keep it a direct call.
@@ -149,6 +171,3 @@ class BufferedSocket:
     @property
     def _closed(self) -> bool:  # read by websocket-client's WebSocket.shutdown()
         return bool(getattr(self._sock, "_closed", False))
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._sock, name)

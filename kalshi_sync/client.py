@@ -15,7 +15,7 @@ import ssl
 import threading
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import IO, TYPE_CHECKING, Any, TypeVar
+from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 
 from . import protocol
 from .auth import Signer, credentials_from_env
@@ -65,7 +65,12 @@ class KalshiClient:
         clock: Callable[[], float] = time.time,
         record: str | os.PathLike[str] | IO[str] | None = None,
         extra_headers: Mapping[str, str] | None = None,
+        transport: Literal["auto", "fast", "library"] = "auto",
     ) -> None:
+        # transport: the read path (docs/transport.md, 'Two read paths'). "auto" = the fast
+        # path when websocket-client behaves as it needs (checked at import), else the
+        # library's own run_forever loop with one logged warning; "library" forces that
+        # slower loop; "fast" raises ValueError when the check failed.
         # extra_headers: added to every handshake; never the signed KALSHI-ACCESS-* ones
         # (ValueError here, before anything is opened).
         extra = dict(check_extra_headers(extra_headers))
@@ -122,6 +127,7 @@ class KalshiClient:
             stale_timeout=stale_timeout,
             connect_timeout=connect_timeout,
             extra_headers=extra,
+            transport=transport,
         )
 
     @classmethod

@@ -1,18 +1,19 @@
-"""The network thread: websocket-client, reconnects with backoff, liveness, clean stops.
+"""The network thread: one connection that survives drops, reconnects with backoff, clean stops.
 
-This is the only module that imports ``websocket``. It owns one named daemon thread,
-``kalshi-sync-ws``, that runs every socket operation of the client: connect, TLS, the HTTP
-upgrade, reads (websocket-client answers Kalshi's ``heartbeat`` pings there) and -- unlike a
-plain ``WebSocketApp`` -- every *send*. Commands from other threads go into an outbox and a
-wake-up socket tells the network thread to write them, so one ``SSLSocket`` is never used
-by two threads at once (docs/transport.md, 'Thread safety of send': OpenSSL objects are
-not thread-safe). The same
-wake-up makes ``close()`` prompt from any thread, and the read loop itself watches for a
-silent server (no frame and no ping for ``stale_timeout``), so no watchdog thread exists.
-Reads go through :class:`~kalshi_sync._bufsock.BufferedSocket`, whose buffer the loop
-takes plain data frames from directly. Both that fast path and the library's own frame
-reader refuse a *masked* server frame (RFC 6455 §5.1), which websocket-client alone would
-unmask and deliver: the connection fails with close code 1002 and is reconnected.
+It owns one named daemon thread, ``kalshi-sync-ws``, that runs every socket operation of
+the client: connect, TLS, the HTTP upgrade, reads (websocket-client answers Kalshi's
+``heartbeat`` pings there) and -- unlike a plain ``WebSocketApp`` -- every *send* on the
+fast path. Commands from other threads go into an outbox and a wake-up socket tells the
+network thread to write them, so one ``SSLSocket`` is never used by two threads at once
+(docs/transport.md, 'One SSLSocket, one thread'). The same wake-up makes ``close()``
+prompt from any thread, and the read loop itself watches for a silent server and for a
+machine that slept (:mod:`._ws_liveness`), so no watchdog thread exists on the fast path.
+
+The frames themselves are carried by :mod:`._transport`, the only module that imports
+``websocket``: the fast path (our read loop over websocket-client's low-level
+``WebSocket``) or the library path (``WebSocketApp.run_forever``), chosen by
+``transport=`` and by the probe of the library's internals at import
+(docs/transport.md, 'Two read paths').
 
 The handshake sends ``User-Agent: kalshi-sync/<version>``, the caller's extra headers and
 the freshly signed ``KALSHI-ACCESS-*`` headers, and no ``Origin`` (docs/protocol.md,
@@ -20,41 +21,35 @@ the freshly signed ``KALSHI-ACCESS-*`` headers, and no ``Origin`` (docs/protocol
 reported to answer with 403).
 
 The loop is ours, not websocket-client's ``reconnect=`` (fixed, uninterruptible sleep): a
-fresh ``WebSocketApp`` and freshly signed headers per attempt, jittered exponential backoff
-that resets after a healthy connection, and waits on an ``Event`` that ``close()`` sets.
+fresh connection and freshly signed headers per attempt, jittered exponential backoff that
+resets after a healthy connection, and waits on an ``Event`` that ``close()`` sets.
 """
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import random
-import selectors
 import socket
 import ssl
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Literal
 from urllib.parse import urlsplit
 
-import websocket
-from websocket._abnf import frame_buffer
-from websocket._dispatcher import Dispatcher, DispatcherBase, SSLDispatcher, WrappedDispatcher
-
-from ._bufsock import BufferedSocket, MaskedFrameError
+from ._transport import FastSession, Outcome, Send
+from ._transport_library import LibrarySession
+from ._transport_probe import PROBE, resolve_transport
+from ._ws_liveness import Liveness, default_suspend_clock
 from .environments import check_extra_headers, user_agent
 from .errors import AuthenticationError, KalshiConnectionError
 
 __all__ = ["Connection", "DisconnectInfo"]
 
 log = logging.getLogger("kalshi_sync.connection")
-
-# How often the read loop wakes up with nothing to read, to check liveness and deadlines.
-_TICK = 0.25
-# A burst can keep the buffer non-empty for a long time; look at the clock every N frames.
-_TICK_EVERY_FRAMES = 2048
 
 
 class DisconnectInfo:
@@ -81,148 +76,33 @@ class DisconnectInfo:
         )
 
 
-class _StaleConnection(websocket.WebSocketTimeoutException):
-    """No frame and no ping for stale_timeout: the socket is a zombie."""
-
-
-class _ServerFrameBuffer(frame_buffer):
-    """websocket-client's frame reader, refusing masked frames.
-
-    The library unmasks a masked frame and delivers it; a client must instead fail the
-    connection (RFC 6455 §5.1). Checked on the header, before the payload is read, so
-    nothing of the frame reaches a callback -- control frames and fragments included.
-    """
-
-    def recv_header(self) -> None:
-        super().recv_header()
-        if self.has_mask():
-            raise MaskedFrameError
-
-
-def _refuse_masked_frames(ws: websocket.WebSocket) -> None:
-    """Swap ``ws``'s frame reader for :class:`_ServerFrameBuffer`.
-
-    Called from ``on_open``, which websocket-client runs after the upgrade and before any
-    read loop starts, so every reader -- ours or the library's own -- gets the check. No
-    frame has been read by then (the upgrade answer is read line by line from the socket,
-    not through the frame buffer), so nothing is lost by replacing it.
-    """
-    old = ws.frame_buffer
-    if not isinstance(old, _ServerFrameBuffer):
-        ws.frame_buffer = _ServerFrameBuffer(old.recv, old.skip_utf8_validation)
-
-
-class _Dispatcher(Dispatcher):
-    """Read loop for one connection: frames, the outbox, stop requests and liveness.
-
-    A ``Dispatcher`` subclass only so that ``create_dispatcher`` keeps its declared type.
-    """
-
-    def __init__(self, app: Any, conn: Connection) -> None:
-        super().__init__(app, _TICK)
-        self.conn = conn
-
-    def read(
-        self, sock: Any, read_callback: Callable[[], bool], check_callback: Callable[[], Any]
-    ) -> None:
-        app = self.app
-        conn = self.conn
-        ws = app.sock
-        if ws is None or ws.sock is None:
-            return
-        bsock: Any = ws.sock  # our BufferedSocket, passed in as the prepared socket
-        buffered = bsock.buffered
-        pop = bsock.pop_data_frame
-        on_frame = conn._on_frame
-        cont = ws.cont_frame  # a fragmented message in progress: the library reassembles
-        sel = selectors.DefaultSelector()
-        sel.register(bsock.fileno(), selectors.EVENT_READ, False)
-        sel.register(conn._wake_r, selectors.EVENT_READ, True)
-        frames = 0
-        seen = -1
-        last_alive = conn.last_heard = time.monotonic()  # the upgrade answer counts
-        next_tick = last_alive + _TICK
-        try:
-            while app.keep_running:
-                if buffered():
-                    # Plain data frames are parsed from our buffer and handed over
-                    # directly; everything else goes through websocket-client.
-                    data = pop() if cont.recving_frames is None else None
-                    if data is not None:
-                        try:
-                            on_frame(data)
-                        except Exception:  # as websocket-client's _callback does
-                            log.exception("on_frame handler failed")
-                    elif not read_callback():
-                        return
-                    frames += 1
-                    if frames % _TICK_EVERY_FRAMES:
-                        continue
-                else:
-                    for key, _ in sel.select(_TICK):
-                        if key.data:
-                            conn._drain_wake()
-                            conn._flush_outbox(app)
-                        else:
-                            if not read_callback():
-                                return
-                            frames += 1
-                if conn._stop.is_set():
-                    # read() sees keep_running False, tears down (Close 1000) and returns.
-                    app.keep_running = False
-                    read_callback()
-                    return
-                now = time.monotonic()
-                if now >= next_tick:
-                    next_tick = now + _TICK
-                    if frames != seen:
-                        seen = frames
-                        # Per tick, not per frame: liveness and stats need no finer clock.
-                        last_alive = conn.last_heard = now
-                    elif now - last_alive > conn.stale_timeout:
-                        raise _StaleConnection(f"no frame and no ping for {conn.stale_timeout:g} s")
-                    conn._tick(now)
-        except MaskedFrameError:
-            # Fail the connection (RFC 6455 §7.1.7): close 1002 without waiting for the
-            # peer's close -- more frames from a broken server are not worth reading.
-            with contextlib.suppress(Exception):
-                ws.close(status=websocket.STATUS_PROTOCOL_ERROR, timeout=0)
-            raise
-        finally:
-            sel.close()
-
-
-class _App(websocket.WebSocketApp):
-    def __init__(self, conn: Connection, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self._conn = conn
-
-    def create_dispatcher(
-        self,
-        ping_timeout: float | None,
-        dispatcher: DispatcherBase | None = None,
-        is_ssl: bool = False,
-        handleDisconnect: Callable[..., Any] | None = None,
-    ) -> Dispatcher | SSLDispatcher | WrappedDispatcher:
-        return _Dispatcher(self, self._conn)
-
-
 class Connection:
     """One logical connection to Kalshi that survives drops by reconnecting.
 
     Callbacks (all on the network thread, never while a lock of ours is held):
       - ``on_connected(generation)``: the upgrade succeeded; send resubscriptions with
         :meth:`send` (they go out before any other queued command of that generation).
-      - ``on_frame(data)``: one text/binary frame, as bytes (UTF-8 is not validated here:
-        the JSON parser validates it).
+      - ``on_frame(data)``: one text/binary message, as bytes (UTF-8 is not validated
+        here: the JSON parser validates it).
       - ``on_disconnected(info)``: the connection of ``info.generation`` ended.
-      - ``on_tick(now)``: about every 0.25 s while connected (deadlines, housekeeping).
+      - ``on_tick(now)``: about every 0.25 s while connected (deadlines, housekeeping);
+        ``now`` is the ``monotonic`` clock.
       - ``on_fatal(exc)``: the loop stopped for good (authentication refused, or a crash);
         no ``on_disconnected`` follows for that attempt.
     ``headers`` returns the signed ``KALSHI-ACCESS-*`` headers, called once per attempt;
     ``extra_headers`` are added to every handshake (ValueError at construction for a
     signed, handshake-owned or malformed header; see
     :func:`~kalshi_sync.environments.check_extra_headers`).
+
+    ``transport``: "auto" (the fast read path when the probe of websocket-client's
+    internals passed at import, else the library's own read loop with one logged warning),
+    "fast" (ValueError if the probe failed) or "library" (websocket-client's
+    ``run_forever``, public API only); see docs/transport.md, 'Two read paths'.
+    ``monotonic`` and ``suspend_clock`` are the liveness clocks (injectable for tests):
+    silence is measured on ``monotonic``; ``suspend_clock`` keeps counting while the
+    machine sleeps (default: ``CLOCK_BOOTTIME``, else the wall clock), and a jump of it
+    against ``monotonic`` ends the connection at once (docs/transport.md, 'Liveness and
+    suspend').
     Thread safety: ``send`` and ``close`` may be called from any thread.
     """
 
@@ -244,11 +124,15 @@ class Connection:
         connect_timeout: float = 10.0,
         healthy_after: float = 10.0,
         extra_headers: Mapping[str, str] | None = None,
+        transport: Literal["auto", "fast", "library"] = "auto",
+        monotonic: Callable[[], float] = time.monotonic,
+        suspend_clock: Callable[[], float] | None = None,
     ) -> None:
         extra = check_extra_headers(extra_headers)
         parts = urlsplit(url)
         if parts.scheme not in ("ws", "wss") or not parts.hostname:
             raise ValueError(f"not a WebSocket URL: {url!r}")
+        self.transport = resolve_transport(transport)
         self.url = url
         self._host = parts.hostname
         self._port = parts.port or (443 if parts.scheme == "wss" else 80)
@@ -273,12 +157,16 @@ class Connection:
         self.stale_timeout = stale_timeout
         self.connect_timeout = connect_timeout
         self.healthy_after = healthy_after
+        self._monotonic = monotonic
+        self._liveness = Liveness(stale_timeout, suspend_clock or default_suspend_clock())
 
         self._stop = threading.Event()
-        # guards: _sock_in_progress, _app, _outbox swaps across threads (appends are atomic)
+        # guards: _sock_in_progress, _session, _net_send across threads (outbox appends
+        # are atomic and need no lock)
         self._lock = threading.Lock()
         self._sock_in_progress: socket.socket | None = None
-        self._app: _App | None = None
+        self._session: FastSession | LibrarySession | None = None
+        self._net_send: Send | None = None  # the open session's direct write
         self._outbox: deque[tuple[int, str]] = deque()
         self._wake_r, self._wake_w = socket.socketpair()
         self._wake_r.setblocking(False)
@@ -288,8 +176,12 @@ class Connection:
         self.connected = False
         self.attempts = 0
         self.reconnects = 0
-        # monotonic time a frame (data or ping) was last read, to within one tick
-        self.last_heard = 0.0
+
+    @property
+    def last_heard(self) -> float:
+        """Monotonic time a frame (data or ping) was last read, to within one tick (0.0
+        before the first connection)."""
+        return self._liveness.last_heard
 
     # -- public, any thread -------------------------------------------------------------
 
@@ -306,23 +198,16 @@ class Connection:
         itself: a command built for a dead connection must not reach the new one.
         """
         if threading.current_thread() is self._thread:
-            app = self._app
-            if app is not None and generation == self.generation:
-                self._send_now(app, text)
+            net = self._net_send
+            if net is not None and generation == self.generation:
+                net(text)
             return
         self._outbox.append((generation, text))
         self._wake()
 
     def close(self, timeout: float | None = 5.0) -> bool:
         """Stop for good. Returns True when the network thread has ended (or never ran)."""
-        self._stop.set()
-        self._wake()
-        with self._lock:
-            in_progress = self._sock_in_progress
-            if in_progress is not None:
-                # Interrupts a connect/TLS/upgrade in flight; the reader owns the close().
-                with contextlib.suppress(OSError):
-                    in_progress.shutdown(socket.SHUT_RDWR)
+        self.request_stop()
         thread = self._thread
         if thread is None:
             self._close_wake()
@@ -335,6 +220,22 @@ class Connection:
         self._close_wake()
         return True
 
+    def request_stop(self) -> None:
+        """Ask the connection to stop, without waiting: the read loop wakes at once, sends
+        Close(1000) and returns on its own thread; a connect or handshake in flight is
+        interrupted. :meth:`close` is this plus the join."""
+        self._stop.set()
+        self._wake()
+        with self._lock:
+            in_progress = self._sock_in_progress
+            session = self._session
+            if in_progress is not None:
+                # Interrupts a connect/TLS/upgrade in flight; the reader owns the close().
+                with contextlib.suppress(OSError):
+                    in_progress.shutdown(socket.SHUT_RDWR)
+        if isinstance(session, LibrarySession):
+            session.interrupt()
+
     def _close_wake(self) -> None:
         self._wake_r.close()
         self._wake_w.close()
@@ -346,27 +247,25 @@ class Connection:
     # -- network thread -------------------------------------------------------------------
 
     def _wake(self) -> None:
+        """Tell the network thread the outbox has work (or close() was called)."""
+        if self.transport == "library":
+            session = self._session
+            if isinstance(session, LibrarySession):
+                session.wake()  # written from this thread: see LibrarySession
+            return
         with contextlib.suppress(OSError):  # full (already woken) or closed
             self._wake_w.send(b"\0")
 
-    def _drain_wake(self) -> None:
-        with contextlib.suppress(OSError):
-            while self._wake_r.recv(4096):
-                pass
-
-    def _flush_outbox(self, app: websocket.WebSocketApp) -> None:
+    def _flush_outbox(self, send: Send) -> None:
         outbox = self._outbox
         gen = self.generation
         while outbox:
-            g, text = outbox.popleft()
+            try:
+                g, text = outbox.popleft()
+            except IndexError:  # emptied by a new attempt meanwhile
+                return
             if g == gen:
-                self._send_now(app, text)
-
-    def _send_now(self, app: websocket.WebSocketApp, text: str) -> None:
-        try:
-            app.send(text)
-        except Exception as exc:  # the read side sees the broken socket and reconnects
-            log.debug("send failed: %r", exc)
+                send(text)
 
     def _tick(self, now: float) -> None:
         try:
@@ -446,10 +345,7 @@ class Connection:
 
     def _attempt(self) -> str:
         """One connection: returns "fatal", "opened" (the upgrade succeeded) or "failed"."""
-        self.attempts += 1
-        self.generation += 1
-        gen = self.generation
-        self._outbox.clear()
+        gen = self._begin_attempt()
         try:
             sock = self._open_socket()
         except OSError as exc:
@@ -458,67 +354,100 @@ class Connection:
             return "failed"
         if sock is None:
             return "failed"
-        state: dict[str, Any] = {"opened": False, "error": None, "code": None, "reason": None}
-
-        def on_open(app: _App) -> None:
-            if app.sock is not None:
-                _refuse_masked_frames(app.sock)
-            if self._stop.is_set():
-                app.keep_running = False
-                return
-            state["opened"] = True
-            # Handshake done: reads may block only inside a frame, bounded by stale_timeout.
-            sock.settimeout(self.stale_timeout)
-            with self._lock:
-                self._sock_in_progress = None
-                self._app = app
-            self.connected = True
-            self._on_connected(gen)
-
-        def on_error(app: _App, exc: BaseException) -> None:
-            state["error"] = exc
-
-        def on_close(app: _App, code: int | None, reason: str | None) -> None:
-            state["code"], state["reason"] = code, reason
-
-        app = _App(
-            self,
-            self.url,
-            header={**self._base_headers, **self._headers()},
-            on_open=on_open,
-            on_message=lambda _app, data: self._on_frame(data),
-            on_error=on_error,
-            on_close=on_close,
-            socket=BufferedSocket(sock),
-        )
+        session = self._make_session(sock, gen)
         try:
-            # suppress_origin: websocket-client would send "Origin: http(s)://host".
-            app.run_forever(skip_utf8_validation=True, suppress_origin=True)
+            if isinstance(session, FastSession):
+                if session.open():
+                    while session.step():
+                        pass
+                outcome = session.outcome
+            else:
+                outcome = session.run()
         finally:
-            with self._lock:
-                self._app = None
-                self._sock_in_progress = None
-            self.connected = False
-            with contextlib.suppress(OSError):
-                sock.close()
-        error = state["error"]
-        status = getattr(error, "status_code", None)
-        if isinstance(error, websocket.WebSocketBadStatusException) and status in (401, 403):
-            fatal = AuthenticationError(
-                _refusal_message(status, getattr(error, "resp_body", None)), status_code=status
+            self._end_session(sock)
+        return self._conclude(gen, outcome)
+
+    # The steps of _attempt, separately callable so that a test can drive one connection
+    # over a socketpair from its own thread (tests/test_connection_unit.py).
+
+    def _begin_attempt(self) -> int:
+        self.attempts += 1
+        self.generation += 1
+        self._outbox.clear()
+        return self.generation
+
+    def _make_session(self, sock: socket.socket, gen: int) -> FastSession | LibrarySession:
+        """The session that carries connection ``gen`` over the connected ``sock``."""
+        header = {**self._base_headers, **self._headers()}
+        opened = functools.partial(self._opened, sock, gen)
+        session: FastSession | LibrarySession
+        if self.transport == "fast":
+            session = FastSession(
+                sock,
+                self.url,
+                header,
+                on_open=opened,
+                on_frame=self._on_frame,
+                on_wake=self._flush_outbox,
+                on_tick=self._tick,
+                stop=self._stop,
+                wake=self._wake_r,
+                liveness=self._liveness,
+                monotonic=self._monotonic,
             )
+        else:
+            session = LibrarySession(
+                sock,
+                self.url,
+                header,
+                on_open=opened,
+                on_frame=self._on_frame,
+                flush=self._flush_outbox,
+                on_tick=self._tick,
+                liveness=self._liveness,
+                monotonic=self._monotonic,
+                masked_check=PROBE.masked_check,
+            )
+        self._liveness.stale_timeout = self.stale_timeout
+        with self._lock:
+            self._session = session
+        return session
+
+    def _opened(self, sock: socket.socket, gen: int, send: Send) -> bool:
+        """The upgrade succeeded (network thread); False when the client is closing."""
+        if self._stop.is_set():
+            return False
+        # Handshake done: reads may block only inside a frame, bounded by stale_timeout.
+        sock.settimeout(self.stale_timeout)
+        with self._lock:
+            self._sock_in_progress = None
+            self._net_send = send
+        self.connected = True
+        self._on_connected(gen)
+        return True
+
+    def _end_session(self, sock: socket.socket) -> None:
+        with self._lock:
+            self._session = None
+            self._net_send = None
+            self._sock_in_progress = None
+        self.connected = False
+        with contextlib.suppress(OSError):
+            sock.close()
+
+    def _conclude(self, gen: int, outcome: Outcome) -> str:
+        """Report how connection ``gen`` ended; returns what _attempt returns."""
+        if outcome.refused is not None and outcome.refused[0] in (401, 403):
+            status, body = outcome.refused
+            fatal = AuthenticationError(_refusal_message(status, body), status_code=status)
             self._safe_fatal(fatal)  # the owner reports the final disconnect itself
             return "fatal"
-        if state["opened"]:
-            if isinstance(error, websocket.WebSocketConnectionClosedException) and getattr(
-                error, "status_code", None
-            ):
-                error = None  # a close frame: code/reason tell the story
-            self._disconnected(DisconnectInfo(gen, state["code"], state["reason"], error))
+        if outcome.opened:
+            self._disconnected(DisconnectInfo(gen, outcome.code, outcome.reason, outcome.error))
             return "opened"
         if not self._stop.is_set():
-            log.info("handshake with %s failed: %r", self.url, error)
-        self._disconnected(DisconnectInfo(gen, error=error))
+            log.info("handshake with %s failed: %r", self.url, outcome.error)
+        self._disconnected(DisconnectInfo(gen, error=outcome.error))
         return "failed"
 
     def _disconnected(self, info: DisconnectInfo) -> None:

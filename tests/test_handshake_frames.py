@@ -10,6 +10,7 @@ shows that delivery works, so "nothing delivered" is not a dead client.
 from __future__ import annotations
 
 import base64
+import contextlib
 import hashlib
 import io
 import queue
@@ -26,13 +27,9 @@ from _helpers import events
 
 import kalshi_sync as ks
 from kalshi_sync._bufsock import MaskedFrameError
+from kalshi_sync._ws import _ServerFrameBuffer, refuse_masked_frames
 from kalshi_sync.auth import Signer
-from kalshi_sync.connection import (
-    Connection,
-    DisconnectInfo,
-    _refuse_masked_frames,
-    _ServerFrameBuffer,
-)
+from kalshi_sync.connection import Connection, DisconnectInfo
 from kalshi_sync.testing import check_auth, generate_test_key
 
 pytestmark = pytest.mark.integration
@@ -176,7 +173,8 @@ class RawServer:
                 received += chunk
                 code = close_code(received)
                 if code is not None:  # answer the close handshake, as a real server does
-                    sock.sendall(frame(struct.pack("!H", code), 0x8))
+                    with contextlib.suppress(OSError):  # unless the client is gone already
+                        sock.sendall(frame(struct.pack("!H", code), 0x8))
                     break
         self.closed.put((index, received))
 
@@ -325,7 +323,7 @@ def test_websocket_clients_own_read_loop_refuses_too(keys: tuple[bytes, Any]) ->
     app = websocket.WebSocketApp(
         server.url,
         header=signer.headers("GET", "/trade-api/ws/v2"),
-        on_open=lambda app: _refuse_masked_frames(app.sock),
+        on_open=lambda app: refuse_masked_frames(app.sock),
         on_message=lambda app, data: messages.append(data),
         on_error=lambda app, exc: errors.append(exc),
     )

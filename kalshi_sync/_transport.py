@@ -1,0 +1,289 @@
+"""The fast read path, and what both read paths share.
+
+One connection's frames travel on one of two read paths (docs/transport.md, 'Two read
+paths'):
+
+- **fast** (:class:`FastSession`): websocket-client's low-level ``WebSocket`` does the
+  upgrade, answers pings, reassembles fragments and runs the close handshake, while our own
+  loop -- one :meth:`FastSession.step` at a time -- selects on the socket and the wake-up
+  socket, takes plain data frames straight out of
+  :class:`~kalshi_sync._bufsock.BufferedSocket`'s buffer, and writes the outbox. Every read
+  and every write happens on the network thread.
+- **library** (:class:`~kalshi_sync._transport_library.LibrarySession`): websocket-client's
+  own ``WebSocketApp.run_forever`` read loop, public API only. Slower; used when the probe
+  of the library's internals fails at import (:mod:`._transport_probe`), or when asked for
+  with ``transport="library"``.
+
+Neither imports ``websocket``: the names they use come from :mod:`._ws`, the fence.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import selectors
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from ._bufsock import BufferedSocket, MaskedFrameError
+from ._ws import (
+    OPCODE_BINARY,
+    OPCODE_CLOSE,
+    OPCODE_TEXT,
+    STATUS_NORMAL,
+    STATUS_PROTOCOL_ERROR,
+    BadStatusError,
+    ConnectionClosedError,
+    WebSocket,
+    refuse_masked_frames,
+)
+from ._ws_liveness import Liveness
+
+__all__ = ["CLOSE_WAIT", "TICK", "FastSession", "Outcome", "Send", "close_args"]
+
+log = logging.getLogger("kalshi_sync.transport")
+
+# How often the read loop wakes up with nothing to read, to check liveness and deadlines.
+TICK = 0.25
+# A burst can keep the buffer non-empty for a long time; look at the clock every N frames.
+TICK_EVERY_FRAMES = 2048
+# websocket-client's own timeout for the close handshake (WebSocket.close's default).
+CLOSE_WAIT = 3.0
+
+Send = Callable[[str], None]
+
+
+class Outcome:
+    """How one connection attempt ended, in kalshi_sync's terms.
+
+    ``opened``: the upgrade succeeded (and the client was not closing). ``code``/``reason``:
+    the server's close frame, if one came. ``error``: what ended it (None for a clean
+    close). ``refused``: the HTTP status and body of a refused upgrade.
+    """
+
+    __slots__ = ("code", "error", "opened", "reason", "refused")
+
+    def __init__(self) -> None:
+        self.opened = False
+        self.code: int | None = None
+        self.reason: str | None = None
+        self.error: BaseException | None = None
+        self.refused: tuple[int, object] | None = None
+
+    def handshake_failed(self, exc: BaseException) -> None:
+        self.error = exc
+        if isinstance(exc, BadStatusError):
+            status = getattr(exc, "status_code", None)
+            if isinstance(status, int):
+                self.refused = (status, getattr(exc, "resp_body", None))
+
+    def closed_by_server(self, code: int | None, reason: str | None) -> None:
+        self.code, self.reason = code, reason
+        if code is None and self.error is None:
+            # A close frame without a status code: nothing else tells the story.
+            self.error = ConnectionClosedError("Connection closed")
+
+
+def close_args(data: bytes) -> tuple[int | None, str | None]:
+    """Status code and reason of a close frame's payload (RFC 6455 §5.5.1)."""
+    if len(data) < 2:
+        return None, None
+    reason = data[2:].decode("utf-8", "replace") or None
+    return int.from_bytes(data[:2], "big"), reason
+
+
+class FastSession:
+    """One connection on the fast path: :meth:`open`, then :meth:`step` until it is False.
+
+    The loop is a method called once per turn, so a test can drive a connection over a
+    ``socket.socketpair()`` from its own thread (tests/test_connection_unit.py); the
+    network thread runs ``while session.step(): pass``. A turn serves every frame already
+    buffered (up to 2,048, then the clock is looked at), or else waits up to ``timeout`` in
+    ``select()`` on the WebSocket and the wake-up socket; then it checks ``stop`` and, once
+    a tick, liveness and ``on_tick``.
+
+    Callbacks, all on the calling thread: ``on_open(send)`` after the upgrade (False: the
+    client is closing, the connection is closed at once); ``on_frame(data)`` per data
+    message; ``on_wake(send)`` when the wake-up socket fired (write the outbox with
+    ``send``); ``on_tick(now)`` once a tick. ``sock`` is the connected (TLS) socket; the
+    caller closes it after the session.
+    """
+
+    def __init__(
+        self,
+        sock: socket.socket,
+        url: str,
+        header: dict[str, str],
+        *,
+        on_open: Callable[[Send], bool],
+        on_frame: Callable[[bytes], None],
+        on_wake: Callable[[Send], None],
+        on_tick: Callable[[float], None],
+        stop: threading.Event,
+        wake: socket.socket,
+        liveness: Liveness,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.bsock = BufferedSocket(sock)
+        self.url = url
+        self.header = header
+        self.outcome = Outcome()
+        self.frames = 0  # every frame read: data, ping, pong, close
+        self._on_open = on_open
+        self._on_frame = on_frame
+        self._on_wake = on_wake
+        self._on_tick = on_tick
+        self._stop = stop
+        self._wake = wake
+        self._liveness = liveness
+        self._monotonic = monotonic
+        self._ws: Any = None  # the websocket.WebSocket while open
+        self._cont: Any = None  # its reassembly state: a fragmented message in progress
+        self._sel: selectors.BaseSelector | None = None
+        self._next_tick = 0.0
+
+    def open(self) -> bool:
+        """The upgrade. True when the connection is open; else see :attr:`outcome`."""
+        ws = WebSocket(skip_utf8_validation=True, enable_multithread=True)
+        try:
+            # suppress_origin: websocket-client would send "Origin: http(s)://host".
+            ws.connect(  # type: ignore[no-untyped-call]
+                self.url, header=self.header, suppress_origin=True, socket=self.bsock
+            )
+        except Exception as exc:
+            self.outcome.handshake_failed(exc)
+            return False
+        refuse_masked_frames(ws)
+        self._ws = ws
+        self._cont = ws.cont_frame
+        sel = self._sel = selectors.DefaultSelector()
+        sel.register(self.bsock.fileno(), selectors.EVENT_READ, False)
+        sel.register(self._wake, selectors.EVENT_READ, True)
+        if not self._on_open(self.send):
+            self._end(None)
+            return False
+        self.outcome.opened = True
+        now = self._monotonic()
+        self._liveness.start(now, self.frames)  # the upgrade answer counts as heard
+        self._next_tick = now + TICK
+        return True
+
+    @property
+    def is_open(self) -> bool:
+        return self._ws is not None
+
+    def send(self, text: str) -> None:
+        """Write one text frame now (network thread); dropped once the session is over."""
+        ws = self._ws
+        if ws is None:
+            return
+        try:
+            ws.send(text)
+        except Exception as exc:  # the read side sees the broken socket and reconnects
+            log.debug("send failed: %r", exc)
+
+    def step(self, timeout: float = TICK) -> bool:
+        """One turn of the read loop; False once the connection is over (see outcome)."""
+        if self._ws is None:
+            return False
+        try:
+            if self.bsock.buffered():
+                if not self._serve_buffered():
+                    return False
+            else:
+                assert self._sel is not None
+                for key, _ in self._sel.select(timeout):
+                    if key.data:
+                        self._drain_wake()
+                        self._on_wake(self.send)
+                    else:
+                        self.frames += 1
+                        if not self._read_one():
+                            return False
+            if self._stop.is_set():
+                # Close(1000) and the close handshake, on this thread.
+                self._end(None)
+                return False
+            now = self._monotonic()
+            if now >= self._next_tick:
+                self._next_tick = now + TICK
+                dead = self._liveness.check(now, self.frames)
+                if dead is not None:
+                    # A zombie or a woken laptop: no point waiting for a close reply.
+                    self._end(dead, wait=0)
+                    return False
+                self._on_tick(now)
+            return True
+        except MaskedFrameError as exc:
+            # Fail the connection (RFC 6455 §7.1.7): close 1002 without waiting for the
+            # peer's close -- more frames from a broken server are not worth reading.
+            self._end(exc, status=STATUS_PROTOCOL_ERROR, wait=0)
+        except Exception as exc:  # read errors, a dropped socket, a protocol violation
+            self._end(exc)
+        return False
+
+    def _serve_buffered(self) -> bool:
+        """Frames already in the buffer: plain data frames are handed over directly,
+        everything else goes through websocket-client. False when the server closed."""
+        bsock = self.bsock
+        buffered = bsock.buffered
+        pop = bsock.pop_data_frame
+        on_frame = self._on_frame
+        cont = self._cont
+        frames = self.frames
+        limit = frames + TICK_EVERY_FRAMES
+        try:
+            while True:
+                frames += 1
+                # While a fragmented message is being reassembled the fast path is off, so
+                # a later complete frame cannot overtake the fragments before it.
+                data = pop() if cont.recving_frames is None else None
+                if data is not None:
+                    try:
+                        on_frame(data)
+                    except Exception:  # the network thread never dies from one message
+                        log.exception("on_frame handler failed")
+                elif not self._read_one():
+                    return False
+                if frames >= limit or not buffered():
+                    return True
+        finally:
+            self.frames = frames
+
+    def _read_one(self) -> bool:
+        """Let websocket-client read and handle one frame (a control frame, a fragment, a
+        frame split across reads); False when it was the server's close."""
+        opcode, frame = self._ws.recv_data_frame(True)  # answers a ping before returning
+        if opcode == OPCODE_TEXT or opcode == OPCODE_BINARY:  # noqa: SIM109 (faster)
+            try:
+                self._on_frame(frame.data)
+            except Exception:
+                log.exception("on_frame handler failed")
+        elif opcode == OPCODE_CLOSE:
+            # The library has already answered with its own close frame.
+            self.outcome.closed_by_server(*close_args(frame.data))
+            self._end(None, wait=0)
+            return False
+        return True
+
+    def _drain_wake(self) -> None:
+        with contextlib.suppress(OSError):
+            while self._wake.recv(4096):
+                pass
+
+    def _end(
+        self, error: BaseException | None, *, status: int = STATUS_NORMAL, wait: float = CLOSE_WAIT
+    ) -> None:
+        """Close the WebSocket (a no-op once the library saw it end) and stop for good."""
+        ws, self._ws = self._ws, None
+        if error is not None and self.outcome.error is None:
+            self.outcome.error = error
+        if ws is not None:
+            with contextlib.suppress(Exception):
+                ws.close(status=status, timeout=wait)
+        if self._sel is not None:
+            self._sel.close()
+            self._sel = None

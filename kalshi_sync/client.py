@@ -20,9 +20,10 @@ from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 from . import protocol
 from .auth import Signer, credentials_from_env
 from .connection import Connection
-from .dispatch import Callback, Delivery, Router, in_callback
+from .dispatch import Callback, Delivery, DeliveryMode, Router, in_callback
 from .environments import check_extra_headers, resolve_ws_url, ws_signing_path
 from .errors import ClientClosedError, KalshiTimeoutError, ProtocolError
+from .events import CallbackErrorEvent
 from .models import Ok, SubscriptionInfo
 from .orderbook import BookStore, Orderbook
 from .pipeline import Pipeline
@@ -52,13 +53,13 @@ class KalshiClient:
         *,
         environment: str = "prod",
         url: str | None = None,
-        delivery: str = "thread",
+        delivery: DeliveryMode = "thread",
         max_queue: int = 100_000,
         reconnect: bool = True,
         backoff_initial: float = 0.5,
         backoff_max: float = 30.0,
         stale_timeout: float = 30.0,
-        on_callback_error: Callable[[Any], object] | None = None,
+        on_callback_error: Callable[[CallbackErrorEvent], object] | None = None,
         ssl_context: ssl.SSLContext | None = None,
         allow_insecure: bool = False,
         connect_timeout: float = 10.0,

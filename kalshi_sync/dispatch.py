@@ -21,16 +21,26 @@ import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterable
-from typing import Any
+from typing import Any, Literal
 
 from .events import CallbackErrorEvent, Event, OverflowEvent
 
-__all__ = ["DELIVERY_MODES", "LATENCY_WINDOW", "Callback", "Delivery", "Router", "in_callback"]
+__all__ = [
+    "DELIVERY_MODES",
+    "LATENCY_WINDOW",
+    "Callback",
+    "Delivery",
+    "DeliveryMode",
+    "Router",
+    "in_callback",
+]
 
 log = logging.getLogger("kalshi_sync.dispatch")
 
 Callback = Callable[[Any], object]
-DELIVERY_MODES = ("thread", "inline", "poll")
+DeliveryMode = Literal["thread", "inline", "poll"]
+"""Who runs the callbacks: the dispatch thread, the network thread, or ``poll()``."""
+DELIVERY_MODES: tuple[DeliveryMode, ...] = ("thread", "inline", "poll")
 LATENCY_WINDOW = 4096
 """How many recent latency samples the percentiles in ``stats()`` are computed from."""
 _LATENCY_MASK = LATENCY_WINDOW - 1  # a power of two: the ring index is one AND
@@ -92,7 +102,7 @@ class Delivery:
         self,
         router: Router,
         *,
-        mode: str = "thread",
+        mode: DeliveryMode = "thread",
         max_queue: int = 100_000,
         on_callback_error: Callable[[CallbackErrorEvent], object] | None = None,
         clock: Callable[[], float] = time.time,
@@ -124,7 +134,15 @@ class Delivery:
         self._thread: threading.Thread | None = None
         self._overflowing = False
         self._discard_data = False  # set by stop(drain=False); the consumer skips data
-        self._poll_lock = threading.Lock()  # one poll() drains at a time (ordering)
+        # poll(): one thread delivers at a time (callbacks stay in order, one at a time),
+        # but no lock is held while callbacks run. _poll_cond guards _poll_owner (the
+        # thread delivering, or None) and _poll_depth (its nested poll() calls); another
+        # thread waits on it until the owner is done. A callback that calls poll() again
+        # on the owner's thread (a GUI dialog's nested event loop) delivers the next
+        # messages in order instead of deadlocking (docs/architecture.md, 'Lock table').
+        self._poll_cond = threading.Condition(threading.Lock())
+        self._poll_owner: int | None = None
+        self._poll_depth = 0
         self.dropped = 0
         self.delivered = 0
         self.callback_errors = 0
@@ -174,8 +192,7 @@ class Delivery:
         if self.mode == "inline":
             return True
         if self.mode == "poll":
-            with self._poll_lock:
-                self._drain(None)
+            self._drain_owned(None)
             return True
         if self._thread is None or not self._thread.is_alive():
             return not self._queue and not self._rescued
@@ -294,8 +311,25 @@ class Delivery:
                 if self._queue or self._rescued:
                     break
                 self._wake.wait(remaining)
-        with self._poll_lock:
-            return self._drain(max_messages)
+        return self._drain_owned(max_messages)
+
+    def _drain_owned(self, limit: int | None) -> int:
+        """Drain as the one delivering thread, holding no lock while callbacks run."""
+        me = threading.get_ident()
+        cond = self._poll_cond
+        with cond:
+            while self._poll_owner is not None and self._poll_owner != me:
+                cond.wait()
+            self._poll_owner = me
+            self._poll_depth += 1
+        try:
+            return self._drain(limit)
+        finally:
+            with cond:
+                self._poll_depth -= 1
+                if self._poll_depth == 0:
+                    self._poll_owner = None
+                    cond.notify_all()
 
     def _drain(self, limit: int | None) -> int:
         queue = self._queue

@@ -307,6 +307,44 @@ def test_delivery_modes_run_callbacks_on_the_documented_thread(server, private_p
         assert set(names) == {expected}, mode
 
 
+def test_poll_called_from_a_poll_callback_does_not_deadlock(server, private_pem):
+    """delivery="poll": a callback that calls client.poll() (a Tk dialog's nested loop)
+    returns, and the nested call delivers the following messages on the same thread."""
+    seed(server, T1)
+    with make_client(server, private_pem, delivery="poll") as client:
+        seen: list[str] = []
+        nested: list[int] = []
+
+        def on_msg(msg: Any) -> None:
+            seen.append(msg.type)
+            if msg.type == "orderbook_snapshot" and not nested:
+                for _ in range(3):
+                    server.apply_delta(T1, "yes", "0.42", "1")
+                deadline = time.monotonic() + 5
+                while len(seen) < 4 and time.monotonic() < deadline:
+                    nested.append(client.poll(timeout=0.05))
+
+        client.subscribe("orderbook_delta", [T1], callback=on_msg)
+        done = threading.Event()
+        result: list[BaseException] = []
+
+        def outer() -> None:
+            try:
+                deadline = time.monotonic() + 5
+                while len(seen) < 4 and time.monotonic() < deadline:
+                    client.poll(timeout=0.05)
+            except BaseException as exc:  # reported below, not swallowed
+                result.append(exc)
+            finally:
+                done.set()
+
+        threading.Thread(target=outer, daemon=True).start()
+        assert done.wait(10), "poll() from inside a poll() callback deadlocked"
+        assert result == []
+        assert seen == ["orderbook_snapshot"] + ["orderbook_delta"] * 3
+        assert sum(nested) == 3
+
+
 def test_overflow_drops_oldest_counts_and_keeps_books_right(server, private_pem):
     """A full queue drops data (counted, overflow event) while books stay correct."""
     seed(server, T1)

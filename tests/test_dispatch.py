@@ -343,6 +343,69 @@ def test_flush_in_poll_mode_delivers_on_callers_thread(deliveries: list[Delivery
     assert d.depth == 0
 
 
+def test_nested_poll_from_a_callback_delivers_the_next_messages_in_order(
+    deliveries: list[Delivery],
+) -> None:
+    """A callback calling poll() again (a GUI dialog's nested loop) does not deadlock: the
+    nested call delivers the following messages, in order, on the same thread."""
+    seen: list[tuple[str, int]] = []
+    r = Router()
+    d = make(deliveries, r, "poll")
+    nested: list[int] = []
+
+    def cb(msg: Any) -> None:
+        seen.append(("cb", msg.n))
+        if msg.n == 0:
+            nested.append(d.poll())
+
+    r.on("ticker", cb)
+    for i in range(4):
+        d.put(Msg("ticker", n=i))
+    result: list[int] = []
+    worker = threading.Thread(target=lambda: result.append(d.poll()), daemon=True)
+    worker.start()
+    worker.join(WAIT)
+    assert not worker.is_alive(), "nested poll() deadlocked"
+    assert nested == [3]
+    assert result == [1]
+    assert seen == [("cb", 0), ("cb", 1), ("cb", 2), ("cb", 3)]
+
+
+def test_poll_holds_no_lock_of_ours_while_a_callback_runs(deliveries: list[Delivery]) -> None:
+    """While a callback runs inside poll(), flush() on the same thread and stats-style reads
+    return, and a second polling thread waits its turn instead of running callbacks
+    concurrently (one at a time, in order)."""
+    r = Router()
+    d = make(deliveries, r, "poll")
+    order: list[int] = []
+    inside = threading.Event()
+    release = threading.Event()
+
+    def cb(msg: Any) -> None:
+        order.append(msg.n)
+        if msg.n == 0:
+            inside.set()
+            assert release.wait(WAIT)
+            assert d.flush() is True  # nested drain on the owner's thread
+
+    r.on("ticker", cb)
+    for i in range(3):
+        d.put(Msg("ticker", n=i))
+    first = threading.Thread(target=d.poll, daemon=True)
+    first.start()
+    assert inside.wait(WAIT)
+    second_done = threading.Event()
+    second = threading.Thread(target=lambda: (d.poll(), second_done.set()), daemon=True)
+    second.start()
+    assert not second_done.wait(0.05)  # waits for the owner, runs no callback meanwhile
+    assert order == [0]
+    release.set()
+    first.join(WAIT)
+    second.join(WAIT)
+    assert not first.is_alive() and not second.is_alive()
+    assert order == [0, 1, 2]
+
+
 # -- overflow -------------------------------------------------------------------------------
 
 

@@ -38,7 +38,7 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, InvalidOperation
 from typing import TYPE_CHECKING
 
 import kalshi_sync as ks
-from kalshi_sync.auth import ENV_ENVIRONMENT, credentials_from_env
+from kalshi_sync.auth import credentials_from_env
 
 if TYPE_CHECKING:
     from kalshi_sync.testing import SimulatedExchange
@@ -51,7 +51,7 @@ STATUS_EVERY_S = 5.0
 RETRY_AFTER_S = 1.0  # a side whose create was refused waits this long before the next one
 
 
-def dollars(text: str) -> Decimal:
+def decimal_arg(text: str) -> Decimal:
     """argparse type: a decimal number read from its text, never through a float."""
     try:
         value = Decimal(text)
@@ -95,7 +95,7 @@ class Quote:
 
     order_id: str
     client_order_id: str | None
-    side: str  # V2 book side: "bid" buys YES, "ask" sells YES
+    side: str | None  # V2 book side: "bid" buys YES, "ask" sells YES (None: unknown)
     price: Decimal  # YES price
     count: Decimal
     remaining: Decimal
@@ -104,12 +104,12 @@ class Quote:
     open: bool = True
 
 
-def yes_side(fill: ks.Fill) -> str | None:
-    """A fill's V2 book side from whichever field the message carries."""
-    if fill.book_side in ("bid", "ask"):
-        return fill.book_side
-    if fill.outcome_side in ("yes", "no"):
-        return "bid" if fill.outcome_side == "yes" else "ask"
+def book_side(msg: ks.Fill | ks.UserOrder | ks.Order) -> str | None:
+    """A fill's or order's V2 book side, from whichever field the message carries."""
+    if msg.book_side in ("bid", "ask"):
+        return msg.book_side
+    if msg.outcome_side in ("yes", "no"):
+        return "bid" if msg.outcome_side == "yes" else "ask"
     return None
 
 
@@ -129,6 +129,7 @@ class MarketMaker:
     cash: Decimal = ZERO  # YES-scale: + sales, - purchases, - fees
     fees: Decimal = ZERO
     placed: int = 0
+    bought: int = 0  # fills that bought YES (the others sold YES)
     reason: str = "not started"
     exchange_position: Decimal | None = None  # read over REST on the way out
     left_resting: list[str] = field(default_factory=list)
@@ -207,7 +208,7 @@ class MarketMaker:
             if not (msg.client_order_id or "").startswith(self.prefix):
                 return
             # Ours, but its create answer was lost (OrderStateUnknownError): adopt it.
-            quote = self._adopt(msg.order_id, msg.client_order_id, msg.book_side, msg.yes_price)
+            quote = self._adopt(msg.order_id, msg.client_order_id, book_side(msg), msg.yes_price)
             quote.open = msg.status == "resting"
         self._update(quote, msg.status, msg.fill_count, msg.remaining_count)
 
@@ -216,7 +217,7 @@ class MarketMaker:
     def _adopt(
         self, order_id: str, coid: str | None, side: str | None, price: Decimal | None
     ) -> Quote:
-        quote = Quote(order_id, coid, side or "bid", price or ZERO, ZERO, ZERO, open=False)
+        quote = Quote(order_id, coid, side, price or ZERO, ZERO, ZERO, open=False)
         self._track(quote)
         return quote
 
@@ -249,7 +250,7 @@ class MarketMaker:
         key = fill.trade_id or f"no-trade-id:{fill.order_id}:{fill.ts_ms}:{fill.count}"
         if key in self.fills and key not in self._incomplete:
             return
-        side = quote.side if quote is not None else yes_side(fill)
+        side = (quote.side if quote is not None else None) or book_side(fill)
         if fill.count is None or fill.yes_price is None or side is None:
             # Kept (a fill is never dropped) and completed from REST on the way out.
             print(f"warning: fill {key} is missing {fill.missing or 'fields'}", file=sys.stderr)
@@ -270,6 +271,8 @@ class MarketMaker:
         self.position += signed
         self.cash -= signed * fill.yes_price + fee
         self.fees += fee
+        if side == "bid":
+            self.bought += 1
         verb = "bought" if side == "bid" else "sold"
         how = " (read back over REST)" if recovered else ""
         print(
@@ -432,7 +435,7 @@ class MarketMaker:
                 if not (order.client_order_id or "").startswith(self.prefix):
                     continue
                 quote = self._adopt(
-                    order.order_id, order.client_order_id, order.book_side, order.yes_price
+                    order.order_id, order.client_order_id, book_side(order), order.yes_price
                 )
                 if order.status == "resting":
                     quote.open = True
@@ -481,7 +484,7 @@ class MarketMaker:
         )
 
     def summary(self) -> str:
-        bought = sum(1 for f in self.fills.values() if yes_side(f) == "bid")
+        bought = self.bought
         traded = self.position - self.start_position
         pnl = (
             ""
@@ -528,13 +531,13 @@ def parse(argv: Sequence[str] | None) -> tuple[argparse.Namespace, Settings]:
     parser.add_argument("--seconds", type=float, help="stop after N seconds")
     parser.add_argument("--env", choices=("demo", "prod"), help="Kalshi environment (demo)")
     parser.add_argument("--i-know", action="store_true", help="allow --env prod: real money")
-    parser.add_argument("--size", type=dollars, default=Settings.size, help="contracts a side")
-    parser.add_argument("--edge", type=dollars, default=Settings.edge, help="$ from the mid")
+    parser.add_argument("--size", type=decimal_arg, default=Settings.size, help="contracts a side")
+    parser.add_argument("--edge", type=decimal_arg, default=Settings.edge, help="$ from the mid")
     parser.add_argument(
-        "--requote", type=dollars, default=Settings.requote, help="mid move that requotes"
+        "--requote", type=decimal_arg, default=Settings.requote, help="mid move that requotes"
     )
     parser.add_argument(
-        "--max-position", type=dollars, default=Settings.max_position, help="contracts"
+        "--max-position", type=decimal_arg, default=Settings.max_position, help="contracts"
     )
     parser.add_argument("--max-fills", type=int, help="stop after N fills")
     parser.add_argument("--seed", type=int, help="the simulator's seed (with --simulate)")
@@ -578,10 +581,8 @@ def open_venue(args: argparse.Namespace, ticker: str) -> Venue:
         return Venue(client, exchange.rest_client(), exchange)
     env = args.env or "demo"
     key_id, key, from_environ = credentials_from_env()
-    if os.environ.get(ENV_ENVIRONMENT) and from_environ != env:
-        print(
-            f"note: {ENV_ENVIRONMENT}={from_environ} is ignored: trading on {env}", file=sys.stderr
-        )
+    if os.environ.get("KALSHI_ENV") and from_environ != env:
+        print(f"note: KALSHI_ENV={from_environ} is ignored: trading on {env}", file=sys.stderr)
     client = ks.KalshiClient(key_id, key, environment=env, delivery="poll")
     return Venue(client, ks.RestClient(key_id, key, environment=env))
 

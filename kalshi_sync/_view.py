@@ -18,6 +18,7 @@ from decimal import Decimal
 
 import attrs
 
+from ._channels import ACCOUNT_CHANNELS, CHANNELS, MARKET_CHANNELS
 from .events import ConnectedEvent, DisconnectedEvent, Event
 from .models import MarketLifecycle, Message, Ticker, Trade
 from .orderbook import Orderbook
@@ -25,6 +26,11 @@ from .orderbook import Orderbook
 __all__ = ["RateMeter", "Screen", "ViewState", "plain_line", "render"]
 
 _ONE = Decimal(1)
+# Types whose market the view lists: public market data (order book, ticker, trade), not the
+# account's own fills and orders, which may name markets nobody is watching.
+_MARKET_DATA_TYPES = frozenset(
+    t for name in MARKET_CHANNELS - ACCOUNT_CHANNELS for t in CHANNELS[name].types
+)
 
 
 @attrs.frozen(kw_only=True)
@@ -81,7 +87,7 @@ class ViewState:
                 isinstance(ticker, str)
                 and ticker
                 and ticker not in self._tickers
-                and msg.type in ("orderbook_snapshot", "orderbook_delta", "ticker", "trade")
+                and msg.type in _MARKET_DATA_TYPES
             ):
                 self._tickers.append(ticker)
             if isinstance(msg, Trade):

@@ -15,6 +15,7 @@ from collections.abc import Callable, Sequence
 from typing import IO, Any
 
 from . import __version__
+from ._channels import CHANNELS
 from ._view import RateMeter, ViewState, plain_line, render
 from .client import KalshiClient
 from .errors import AuthenticationError, KalshiError
@@ -24,11 +25,6 @@ __all__ = ["main"]
 
 PROG = "kalshi-sync"
 DEFAULT_CHANNELS = "orderbook_delta,ticker,trade"
-# Channels that take no market filter (docs/protocol.md, 'Lifecycle channels' and
-# 'Communications channel').
-_GLOBAL_CHANNELS = frozenset(
-    {"market_lifecycle_v2", "multivariate_market_lifecycle", "communications"}
-)
 _CLEAR = "\x1b[H\x1b[J"  # cursor home, clear to end of screen
 
 
@@ -168,6 +164,14 @@ def _connect(args: argparse.Namespace, **kwargs: Any) -> tuple[KalshiClient, Any
     return client, None, list(args.tickers)
 
 
+def _markets_for(channel: str, tickers: list[str]) -> list[str] | None:
+    """The market filter to subscribe ``channel`` with: the tickers shown, unless the channel
+    takes no market filter (docs/protocol.md, 'Channels'). A channel this version does not
+    know gets the tickers: the server says whether it wants them."""
+    facts = CHANNELS.get(channel)
+    return None if facts is not None and not facts.takes_markets else tickers
+
+
 def _live(args: argparse.Namespace, what: str, title: str, **kwargs: Any) -> int:
     """Shared body of demo, watch and record: connect, subscribe, display, summarise."""
     channels = _channels(args.channels)
@@ -178,7 +182,7 @@ def _live(args: argparse.Namespace, what: str, title: str, **kwargs: Any) -> int
         client.start(timeout=args.connect_timeout)
         view.set_state("live" if client.connected else "connecting")
         for channel in channels:
-            markets = None if channel in _GLOBAL_CHANNELS else tickers
+            markets = _markets_for(channel, tickers)
             client.subscribe(channel, markets, timeout=args.connect_timeout)
         display = _Display(client, view, title, depth=args.depth, out=sys.stdout, tickers=tickers)
         reason = display.run(args.seconds)

@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import enum
 
+from . import _channels
+
 __all__ = [
     "AuthenticationError",
     "ClientClosedError",
@@ -89,10 +91,10 @@ class ErrorCode(enum.IntEnum):
             return code
 
 
-# Codes after which the server has dropped the subscription (docs/protocol.md, "Terminal
-# errors"): the client must subscribe again. Unknown codes on a live subscription are treated
-# the same way.
-TERMINAL_ERROR_CODES = frozenset({10, 17, 25})
+# Codes after which the server has dropped the subscription (docs/protocol.md, 'Terminal
+# errors'): the client must subscribe again. Unknown codes on a live subscription are treated
+# the same way (kalshi_sync._channels.ends_subscription). Defined with the channel table.
+TERMINAL_ERROR_CODES: frozenset[int] = _channels.TERMINAL_ERROR_CODES
 
 
 class KalshiError(Exception):

@@ -22,11 +22,12 @@ does no I/O and holds no state.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import orjson
 
+from kalshi_sync import _channels
 from kalshi_sync._decoders import _DECODERS, _Invalid, _kind, _unknown
 from kalshi_sync.errors import ProtocolError
 from kalshi_sync.models import Message
@@ -44,30 +45,9 @@ __all__ = [
 ]
 
 # Message types Kalshi documents as sequenced (docs/protocol.md, 'Which messages are
-# sequenced'). The client checks the seq of any frame that has sid and seq, these or not.
-SEQUENCED_TYPES: frozenset[str] = frozenset(
-    {
-        "orderbook_snapshot",
-        "orderbook_delta",
-        "order_group_updates",
-        "trade",
-        "market_lifecycle_v2",
-        "event_lifecycle",
-        "event_fee_update",
-        "multivariate_market_lifecycle",
-        "rfq_created",
-        "rfq_deleted",
-        "quote_created",
-        "quote_accepted",
-        "quote_executed",
-        "cfbenchmarks_value",
-        "cfbenchmarks_value_indexlist",
-        "cfbenchmarks_value_5hz",
-        "cfbenchmarks_value_5hz_indexlist",
-        "pyth_value",
-        "pyth_value_underlying_list",
-    }
-)
+# sequenced'), derived from the channel table. The client checks the seq of any frame that
+# has sid and seq, these or not.
+SEQUENCED_TYPES: frozenset[str] = _channels.SEQUENCED_TYPES
 
 # Replies to commands. ``list_subscriptions`` is the type an early-2026 server used for that
 # command's reply; decode() normalises it to ``Ok`` with ``type == "ok"``.
@@ -75,34 +55,10 @@ CONTROL_TYPES: frozenset[str] = frozenset(
     {"subscribed", "unsubscribed", "ok", "error", "list_subscriptions"}
 )
 
-# Message type -> the channel name used to subscribe (docs/protocol.md, 'Channels').
-# ``event_lifecycle`` is also sent on ``multivariate_market_lifecycle``; route by sid when
-# the sid is known.
-CHANNEL_OF_TYPE: dict[str, str] = {
-    "orderbook_snapshot": "orderbook_delta",
-    "orderbook_delta": "orderbook_delta",
-    "ticker": "ticker",
-    "trade": "trade",
-    "fill": "fill",
-    "market_position": "market_positions",
-    "user_order": "user_orders",
-    "order_group_updates": "order_group_updates",
-    "market_lifecycle_v2": "market_lifecycle_v2",
-    "event_lifecycle": "market_lifecycle_v2",
-    "event_fee_update": "market_lifecycle_v2",
-    "multivariate_market_lifecycle": "multivariate_market_lifecycle",
-    "rfq_created": "communications",
-    "rfq_deleted": "communications",
-    "quote_created": "communications",
-    "quote_accepted": "communications",
-    "quote_executed": "communications",
-    "cfbenchmarks_value": "cfbenchmarks_value",
-    "cfbenchmarks_value_indexlist": "cfbenchmarks_value",
-    "cfbenchmarks_value_5hz": "cfbenchmarks_value_5hz",
-    "cfbenchmarks_value_5hz_indexlist": "cfbenchmarks_value_5hz",
-    "pyth_value": "pyth_value",
-    "pyth_value_underlying_list": "pyth_value",
-}
+# Message type -> the channel name used to subscribe (docs/protocol.md, 'Channels'), derived
+# from the channel table. ``event_lifecycle`` is also sent on
+# ``multivariate_market_lifecycle``; route by sid when the sid is known.
+CHANNEL_OF_TYPE: Mapping[str, str] = _channels.CHANNEL_OF_TYPE
 
 KNOWN_TYPES: frozenset[str] = frozenset(_DECODERS)
 """Every ``type`` that decodes to a typed class; anything else becomes UnknownMessage."""

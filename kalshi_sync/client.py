@@ -83,10 +83,14 @@ class KalshiClient:
         self._signer = Signer.from_key(key_id, private_key, clock=clock)
         path = ws_signing_path(self.url)
         self._router = Router()
-        self._delivery = Delivery(
-            self._router, mode=delivery, max_queue=max_queue, on_callback_error=on_callback_error
-        )
         self._registry = Registry()
+        self._delivery = Delivery(
+            self._router,
+            mode=delivery,
+            max_queue=max_queue,
+            on_callback_error=on_callback_error,
+            routing=self._registry,
+        )
         self._books = BookStore()
         self._seq = SeqTracker()
         self._recorder: Recorder | None = None
@@ -312,9 +316,14 @@ class KalshiClient:
     def _unsubscribe(self, sub: Subscription, timeout: float) -> None:
         waiter = _Waiter("unsubscribe") if self._may_block() else None
         self._send(self._registry.remove(sub, waiter))
-        self._drop_books(sub.channel, sub._markets or ())
+        self._drop_books(sub.channel, sub.market_tickers or ())
         if waiter is not None:
             waiter.wait(timeout, "unsubscribe")
+
+    def _wait_active(self, sub: Subscription, timeout: float | None) -> None:
+        waiter = _Waiter("subscribe")
+        if self._registry.wait_active(sub, waiter):
+            waiter.wait(timeout, f"subscribe to {sub.channel}")
 
     def _request_snapshot(self, sub: Subscription, tickers: tuple[str, ...] | None) -> None:
         self._check_open()
@@ -323,10 +332,7 @@ class KalshiClient:
     def _drop_books(self, channel: str, tickers: Iterable[str]) -> None:
         if channel != "orderbook_delta":
             return
-        still: set[str] = set()
-        for h in self._registry.handles():
-            if h.channel == channel and h._markets:
-                still |= h._markets
+        still = self._registry.markets_in_use(channel)
         self._books.remove([t for t in tickers if t not in still])
 
     # -- callbacks, books, stats ----------------------------------------------------------

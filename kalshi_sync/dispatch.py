@@ -1,8 +1,10 @@
 """Routing table and the three delivery modes (dispatch thread, inline, poll).
 
 The network thread hands each message over with :meth:`Delivery.put` together with the
-subscription handles it belongs to; which callbacks run is decided at delivery time, on the
-delivering thread, from copy-on-write tables (no lock on the read path). Callbacks always
+targets of its sid (each handle's key, markets filter and callback, from the registry's
+published routing snapshot); which callbacks run is decided at delivery time, on the
+delivering thread, from immutable tables (no lock on the read path): a handle closed since
+the message was queued is skipped. Callbacks always
 get one argument, run one at a time in arrival order, and their exceptions are caught,
 logged and turned into ``callback_error`` events: delivery never stops.
 
@@ -20,9 +22,10 @@ import math
 import threading
 import time
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Callable
 from typing import Any, Literal
 
+from ._routing import RoutingSource, Target
 from .events import CallbackErrorEvent, Event, OverflowEvent
 
 __all__ = [
@@ -106,7 +109,10 @@ class Delivery:
         max_queue: int = 100_000,
         on_callback_error: Callable[[CallbackErrorEvent], object] | None = None,
         clock: Callable[[], float] = time.time,
+        routing: RoutingSource | None = None,
     ) -> None:
+        # routing: whose published Routing tells which handles are still live (the
+        # registry); None = every target handed over is live.
         if mode not in DELIVERY_MODES:
             raise ValueError(f"delivery must be one of {DELIVERY_MODES}, got {mode!r}")
         if not isinstance(max_queue, int) or max_queue < 1:
@@ -115,12 +121,13 @@ class Delivery:
         self.max_queue = max_queue
         self._router = router
         self._hook = on_callback_error
-        # Items are (message, handles, is_event). deque appends/pops are atomic, so the
+        self._routing = routing
+        # Items are (message, targets, is_event). deque appends/pops are atomic, so the
         # single producer and the single consumer need no lock.
-        self._queue: deque[tuple[Any, tuple[Any, ...], bool]] = deque()
+        self._queue: deque[tuple[Any, tuple[Target, ...], bool]] = deque()
         # Events popped by an overflow are kept here and delivered first: they are rare
         # and carry state changes the application must see.
-        self._rescued: deque[tuple[Any, tuple[Any, ...], bool]] = deque()
+        self._rescued: deque[tuple[Any, tuple[Target, ...], bool]] = deque()
         self._wake = threading.Event()  # poll mode: poll(timeout) waits on it
         # Thread mode: the dispatch thread sleeps on a bare lock ("bell") instead of an
         # Event. Event.set/wait run a Condition in Python (~5 us a hand-off and the
@@ -155,14 +162,14 @@ class Delivery:
 
     # -- producer side (network thread) ---------------------------------------------------
 
-    def put(self, msg: Any, handles: tuple[Any, ...] = ()) -> None:
+    def put(self, msg: Any, targets: tuple[Target, ...] = ()) -> None:
         if self.mode == "inline":
-            self._deliver(msg, handles)
+            self._deliver(msg, targets)
             return
         queue = self._queue
         if len(queue) >= self.max_queue:
             self._overflow()
-        queue.append((msg, handles, False))
+        queue.append((msg, targets, False))
         if self._sleeping:
             self._ring()
         elif self.mode == "poll" and not self._wake.is_set():
@@ -338,21 +345,21 @@ class Delivery:
         n = 0
         while limit is None or n < limit:
             if rescued:
-                msg, handles, is_event = rescued.popleft()
+                msg, targets, is_event = rescued.popleft()
             else:
                 try:
-                    msg, handles, is_event = queue.popleft()
+                    msg, targets, is_event = queue.popleft()
                 except IndexError:
                     break
             if self._discard_data and not is_event:
                 continue
-            deliver(msg, handles)
+            deliver(msg, targets)
             n += 1
         if not queue:
             self._overflowing = False
         return n
 
-    def _deliver(self, msg: Any, handles: Iterable[Any]) -> None:
+    def _deliver(self, msg: Any, targets: tuple[Target, ...]) -> None:
         if type(msg) is _Flush:
             msg.done.set()
             return
@@ -362,10 +369,19 @@ class Delivery:
             taken = self._latency_taken
             self._latency[taken & _LATENCY_MASK] = self._clock() * 1000.0 - sent
             self._latency_taken = taken + 1
-        for handle in handles:
-            cb = handle._callback_for(msg)
-            if cb is not None:
-                self._invoke(cb, msg)
+        if targets:
+            # Handles share a channel's sid: each gets only the markets it asked for, and
+            # nothing once it is closed (the live keys are read now, not when queued).
+            routing = self._routing
+            live = routing.routing.live if routing is not None else None
+            ticker = getattr(msg, "market_ticker", None)
+            for key, markets, cb in targets:
+                if (
+                    cb is not None
+                    and (live is None or key in live)
+                    and (markets is None or ticker is None or ticker in markets)
+                ):
+                    self._invoke(cb, msg)
         router = self._router
         for cb in router.for_type(msg.type):
             self._invoke(cb, msg)

@@ -1,24 +1,33 @@
-"""Subscription handles: what ``subscribe()`` returns, and the waiter a blocked call uses.
+"""Subscription handles: what ``subscribe()`` returns, their records, and the waiter a
+blocked call uses.
 
-A handle records what the user wants (one channel, its markets, its callback); the
-:class:`~.registry.Registry` turns that into commands and keeps the server in sync. Every
-method of a handle goes through its client, which queues the commands the registry
-computes.
+A handle is a read-only view over its :class:`SubscriptionRecord`: what the user wants
+(one channel, its markets, its callback) and what the server acknowledged (sid, state).
+Only the :class:`~kalshi_sync.registry.Registry` writes a record, under its lock; the
+handle and everything else only read it (docs/architecture.md, 'Who owns what'). A handle's
+methods go through its :class:`SubscriptionOwner` (the client), which asks the registry for
+the commands and sends them.
+
+This module imports nothing that imports it back: the owner is a :class:`typing.Protocol`.
 """
 
 from __future__ import annotations
 
+import itertools
 import threading
 from collections.abc import Callable, Iterable
-from typing import TYPE_CHECKING, Any
+from typing import Any, Literal, Protocol
 
-from .errors import ClientClosedError, KalshiTimeoutError, SubscriptionError
+from .errors import KalshiTimeoutError, SubscriptionError
 from .models import Message
 
-if TYPE_CHECKING:
-    from .client import KalshiClient
+__all__ = ["Subscription", "SubscriptionOwner", "SubscriptionRecord", "SubscriptionState"]
 
-__all__ = ["Subscription"]
+SubscriptionState = Literal["pending", "active", "failed", "closed"]
+
+# Record keys: unique per process, so a key in a published Routing names one handle.
+# next() on itertools.count is atomic under the GIL.
+_keys = itertools.count(1)
 
 
 class _Waiter:
@@ -49,6 +58,56 @@ class _Waiter:
         return self.result
 
 
+class SubscriptionRecord:
+    """The registry's record of one handle. Written only by the registry, under its lock;
+    read by anyone (each field is one atomic attribute read)."""
+
+    __slots__ = (
+        "callback",
+        "channel",
+        "error",
+        "key",
+        "markets",
+        "params",
+        "sid",
+        "state",
+        "view",
+        "waiters",
+    )
+
+    def __init__(
+        self,
+        channel: str,
+        markets: frozenset[str] | None,
+        params: dict[str, Any],
+        callback: Callable[[Any], object] | None,
+    ) -> None:
+        self.key = next(_keys)
+        self.channel = channel
+        self.markets = markets  # None = every market
+        self.params = params
+        self.callback = callback
+        self.state: SubscriptionState = "pending"
+        self.error: SubscriptionError | None = None
+        self.sid: int | None = None
+        self.waiters: list[_Waiter] = []
+        self.view: Subscription | None = None  # the handle, returned by subscriptions()
+
+
+class SubscriptionOwner(Protocol):
+    """What a handle needs of its owner (the client): the four operations it delegates."""
+
+    def _change_markets(
+        self, sub: Subscription, add: tuple[str, ...], remove: tuple[str, ...], timeout: float
+    ) -> None: ...
+
+    def _request_snapshot(self, sub: Subscription, tickers: tuple[str, ...] | None) -> None: ...
+
+    def _unsubscribe(self, sub: Subscription, timeout: float) -> None: ...
+
+    def _wait_active(self, sub: Subscription, timeout: float | None) -> None: ...
+
+
 class Subscription:
     """Handle for one ``subscribe()`` call: one channel, its markets, its callback.
 
@@ -57,40 +116,63 @@ class Subscription:
     thread; from inside a callback they never block.
     """
 
+    __slots__ = ("_owner", "_record")
+
     def __init__(
         self,
-        client: KalshiClient,
+        owner: SubscriptionOwner,
         channel: str,
         markets: frozenset[str] | None,
         params: dict[str, Any],
         callback: Callable[[Any], object] | None,
     ) -> None:
-        self._client = client
-        self.channel = channel
-        self._markets = markets
-        self.params = params
-        self.callback = callback
-        self.state = "pending"
-        self.error: SubscriptionError | None = None
-        self._sid: int | None = None
-        self._waiters: list[_Waiter] = []
+        self._owner = owner
+        self._record = SubscriptionRecord(channel, markets, params, callback)
+        self._record.view = self
+
+    @property
+    def channel(self) -> str:
+        return self._record.channel
+
+    @property
+    def params(self) -> dict[str, Any]:
+        """The subscribe parameters (a copy)."""
+        return dict(self._record.params)
+
+    @property
+    def callback(self) -> Callable[[Any], object] | None:
+        return self._record.callback
+
+    @property
+    def state(self) -> SubscriptionState:
+        return self._record.state
+
+    @property
+    def error(self) -> SubscriptionError | None:
+        return self._record.error
 
     @property
     def sid(self) -> int | None:
-        return self._sid
+        return self._record.sid
+
+    @property
+    def key(self) -> int:
+        """Unique id of this handle in the client's routing table."""
+        return self._record.key
 
     @property
     def market_tickers(self) -> tuple[str, ...] | None:
         """Markets this handle asked for, sorted; None means every market."""
-        markets = self._markets
+        markets = self._record.markets
         return None if markets is None else tuple(sorted(markets))
 
     def _callback_for(self, msg: Message) -> Callable[[Any], object] | None:
         # Handles share a channel's sid: only pass on the markets this handle asked for.
-        cb = self.callback
-        if cb is None or self.state == "closed":
+        record = self._record
+        cb = record.callback
+        if cb is None or record.state == "closed":
             return None
-        markets = self._markets
+        markets = record.markets
         if markets is not None:
             ticker = getattr(msg, "market_ticker", None)
             if ticker is not None and ticker not in markets:
@@ -99,40 +181,32 @@ class Subscription:
 
     def add_markets(self, market_tickers: Iterable[str], *, timeout: float = 10.0) -> None:
         """Add markets (``update_subscription`` add_markets); kept across reconnects."""
-        self._client._change_markets(self, _tickers(market_tickers), (), timeout)
+        self._owner._change_markets(self, _tickers(market_tickers), (), timeout)
 
     def remove_markets(self, market_tickers: Iterable[str], *, timeout: float = 10.0) -> None:
         """Remove markets (delete_markets); their books are dropped."""
-        self._client._change_markets(self, (), _tickers(market_tickers), timeout)
+        self._owner._change_markets(self, (), _tickers(market_tickers), timeout)
 
     def request_snapshot(self, market_tickers: Iterable[str] | None = None) -> None:
         """Ask for fresh ``orderbook_snapshot``s (get_snapshot) without touching the
         subscription; None = all of this handle's markets."""
         tickers = None if market_tickers is None else _tickers(market_tickers)
-        self._client._request_snapshot(self, tickers)
+        self._owner._request_snapshot(self, tickers)
 
     def unsubscribe(self, *, timeout: float = 10.0) -> None:
         """Stop this subscription. Idempotent."""
-        self._client._unsubscribe(self, timeout)
+        self._owner._unsubscribe(self, timeout)
 
     def wait(self, timeout: float | None = 10.0) -> Subscription:
         """Block until the server acknowledged; raise SubscriptionError if it refused."""
-        waiter = _Waiter("subscribe")
-        with self._client._registry.lock:
-            if self.state == "active":
-                return self
-            if self.state == "failed" and self.error is not None:
-                raise self.error
-            if self.state == "closed":
-                raise ClientClosedError("subscription was closed")
-            self._waiters.append(waiter)
-        waiter.wait(timeout, f"subscribe to {self.channel}")
+        self._owner._wait_active(self, timeout)
         return self
 
     def __repr__(self) -> str:
+        record = self._record
         return (
-            f"<Subscription {self.channel} markets={self.market_tickers} "
-            f"sid={self._sid} state={self.state}>"
+            f"<Subscription {record.channel} markets={self.market_tickers} "
+            f"sid={record.sid} state={record.state}>"
         )
 
 

@@ -15,6 +15,7 @@ from typing import Any
 import attrs
 import pytest
 
+from kalshi_sync._routing import Routing, Target
 from kalshi_sync.dispatch import DELIVERY_MODES, Delivery, Router, in_callback
 from kalshi_sync.events import (
     CallbackErrorEvent,
@@ -34,18 +35,6 @@ class Msg:
     type: str
     market_ticker: str = ""
     n: int = 0
-
-
-class Handle:
-    """Stand-in for a subscription handle: ``_callback_for`` picks the callback (or None)."""
-
-    def __init__(self, fn: Callable[[Any], object] | None) -> None:
-        self.fn = fn
-        self.asked: list[Any] = []
-
-    def _callback_for(self, msg: Any) -> Callable[[Any], object] | None:
-        self.asked.append(msg)
-        return self.fn
 
 
 def tag(log: list[Any], name: str) -> Callable[[Any], None]:
@@ -200,13 +189,41 @@ def test_order_within_one_message(mode: str, deliveries: list[Delivery]) -> None
     r.on("ticker", tag(log, "type2"))
     d = make(deliveries, r, mode)
     msg = Msg("ticker", "MKT", 1)
-    silent = Handle(None)  # a handle without a callback for this message is skipped
-    d.put(msg, (Handle(tag(log, "h1")), silent, Handle(tag(log, "h2"))))
+    d.put(
+        msg,
+        (
+            Target(1, None, tag(log, "h1")),
+            Target(2, None, None),  # a handle without a callback is skipped
+            Target(3, frozenset({"OTHER"}), tag(log, "not-mine")),  # another market's
+            Target(4, frozenset({"MKT"}), tag(log, "h2")),
+        ),
+    )
     settle(d)
     assert [name for name, _ in log] == ["h1", "h2", "type1", "type2", "star1", "star2"]
     assert all(m is msg for _, m in log)
-    assert silent.asked == [msg]
     assert d.delivered == 1
+
+
+@pytest.mark.parametrize("mode", ["thread", "poll"])
+def test_a_handle_closed_after_queueing_gets_nothing(
+    mode: str, deliveries: list[Delivery]
+) -> None:
+    """A message queued for a handle is not passed to its callback once the routing
+    snapshot no longer lists the handle as live (it was unsubscribed meanwhile)."""
+    log: list[Any] = []
+
+    class Source:
+        routing = Routing(live=frozenset({1, 2}))
+
+    d = Delivery(Router(), mode=mode, routing=Source())  # type: ignore[arg-type]
+    deliveries.append(d)
+    msg = Msg("ticker", "MKT", 1)
+    targets = (Target(1, None, tag(log, "kept")), Target(2, None, tag(log, "closed")))
+    d.put(msg, targets)
+    Source.routing = Routing(live=frozenset({1}))
+    d.start()
+    settle(d)
+    assert [name for name, _ in log] == ["kept"]
 
 
 @pytest.mark.parametrize("mode", DELIVERY_MODES)

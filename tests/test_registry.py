@@ -19,6 +19,7 @@ from kalshi_sync.errors import (
     SubscriptionError,
 )
 from kalshi_sync.models import Ok, ServerError, Subscribed, Unsubscribed
+from kalshi_sync._recovery import GetSnapshot, Plan, Recovery
 from kalshi_sync.registry import COMMAND_TIMEOUT, Outgoing, Registry
 from kalshi_sync.subscriptions import Subscription, _Waiter
 
@@ -41,6 +42,11 @@ class StubClient:
 
     def _unsubscribe(self, sub: Subscription, timeout: float) -> None:
         self.calls.append(("unsubscribe", sub, timeout))
+
+    def _wait_active(self, sub: Subscription, timeout: float | None) -> None:
+        waiter = _Waiter("subscribe")
+        if self._registry.wait_active(sub, waiter):
+            waiter.wait(timeout, f"subscribe to {sub.channel}")
 
 
 # -- helpers --------------------------------------------------------------------------------
@@ -69,6 +75,59 @@ def one(out: list[Outgoing]) -> dict[str, Any]:
 
 def decode(frame: dict[str, Any]) -> Any:
     return protocol.decode(json.dumps(frame))
+
+
+def routed(reg: Registry) -> dict[int, tuple[Subscription, ...]]:
+    """The published routing snapshot as sid -> the handles routed there."""
+    views = {h.key: h for h in reg.handles()}
+    return {
+        sid: tuple(views[t.key] for t in route.targets)
+        for sid, route in reg.routing.routes.items()
+    }
+
+
+def yes_price(reg: Registry) -> dict[int, bool]:
+    """The published routing snapshot as sid -> use_yes_price."""
+    return {sid: route.use_yes_price for sid, route in reg.routing.routes.items()}
+
+
+def resync(reg: Registry, sid: int, tickers: Any) -> list[Outgoing]:
+    """The get_snapshot a resync of ``tickers`` on ``sid`` sends."""
+    return reg.get_snapshot(sid, tickers)[0]
+
+
+class NoBooks:
+    """Recovery's view of the books: ``books`` maps sid -> its tickers (all "live")."""
+
+    def __init__(self, books: dict[int, list[str]] | None = None) -> None:
+        self.books = books or {}
+
+    def tickers_for_sid(self, sid: int) -> list[str]:
+        return list(self.books.get(sid, []))
+
+    def state(self, ticker: str) -> str | None:
+        return "live" if any(ticker in ts for ts in self.books.values()) else None
+
+
+def carry_out(reg: Registry, rec: Recovery, plan: Plan) -> list[Outgoing]:
+    """Send a recovery plan's commands through the registry, as the pipeline does."""
+    out: list[Outgoing] = []
+    for cmd in plan.commands:
+        if isinstance(cmd, GetSnapshot):
+            sent, cmd_id = reg.get_snapshot(cmd.sid, cmd.tickers)
+            if cmd_id is not None:
+                rec.snapshot_sent(cmd_id, cmd.sid)
+            out += sent
+        else:
+            out += reg.force_resubscribe(cmd.sid)
+    return out
+
+
+def error_frame(reg: Registry, rec: Recovery, err: ServerError) -> list[Outgoing]:
+    """An error frame through registry and recovery, as the pipeline passes it."""
+    answers = err.id is not None and reg.is_pending(err.id)
+    out = reg.on_reply(err)
+    return out + carry_out(reg, rec, rec.on_error(err, answers_command=answers))
 
 
 def connected_registry() -> Registry:
@@ -137,14 +196,14 @@ def test_subscribed_reply_activates_handle_sets_sid_and_releases_waiter():
     w = _Waiter("subscribe")
     cmd = one(reg.add(h, w))
     assert not w.event.is_set()
-    assert reg.by_sid == {}
+    assert routed(reg) == {}
     out = reg.on_reply(Subscribed(type="subscribed", id=cmd["id"], sid=42, channel="ticker"))
     assert out == []
     assert h.state == "active"
     assert h.sid == 42
-    assert reg.by_sid == {42: (h,)}
+    assert routed(reg) == {42: (h,)}
     assert w.wait(0, "subscribe") is h
-    assert h._waiters == []
+    assert h._record.waiters == []
 
 
 def test_subscribed_reply_decoded_from_json_text_activates_handle():
@@ -155,14 +214,14 @@ def test_subscribed_reply_decoded_from_json_text_activates_handle():
     msg = decode({"id": cmd["id"], "type": "subscribed", "msg": {"channel": "trade", "sid": 9}})
     assert reg.on_reply(msg) == []
     assert (h.state, h.sid) == ("active", 9)
-    assert reg.by_sid == {9: (h,)}
+    assert routed(reg) == {9: (h,)}
 
 
 def test_use_yes_price_is_recorded_per_sid():
     """use_yes_price from the handle's params is published per sid for the book decoder."""
     reg = connected_registry()
     subscribed(reg, "orderbook_delta", (T1,), sid=5, params={"use_yes_price": True})
-    assert reg.use_yes_price == {5: True}
+    assert yes_price(reg) == {5: True}
 
 
 def test_second_handle_adds_only_its_new_markets():
@@ -180,7 +239,7 @@ def test_second_handle_adds_only_its_new_markets():
     assert b.state == "active"
     assert b.sid == 3
     assert w.wait(0, "subscribe") is b
-    assert reg.by_sid == {3: (a, b)}
+    assert routed(reg) == {3: (a, b)}
 
 
 def test_second_handle_already_covered_is_active_at_once():
@@ -193,7 +252,7 @@ def test_second_handle_already_covered_is_active_at_once():
     assert b.state == "active"
     assert b.sid == 3
     assert w.wait(0, "subscribe") is b
-    assert reg.by_sid == {3: (a, b)}
+    assert routed(reg) == {3: (a, b)}
 
 
 def test_params_mismatch_on_the_same_channel_raises_value_error():
@@ -255,7 +314,7 @@ def test_remove_one_of_two_handles_deletes_only_markets_it_alone_needed():
     assert cmd["cmd"] == "update_subscription"
     assert cmd["params"] == {"sid": 3, "action": "delete_markets", "market_tickers": [T3]}
     assert b.state == "closed"
-    assert reg.by_sid == {3: (a,)}
+    assert routed(reg) == {3: (a,)}
     assert reg.handles() == [a]
     assert not w.event.is_set()
     assert reg.on_reply(Ok(type="ok", id=cmd["id"], sid=3)) == []
@@ -276,7 +335,7 @@ def test_remove_last_handle_unsubscribes_and_reply_drops_channel():
     reply = decode({"id": cmd["id"], "sid": 4, "seq": 2, "type": "unsubscribed"})
     assert isinstance(reply, Unsubscribed)
     assert reg.on_reply(reply) == []
-    assert 4 not in reg.by_sid
+    assert 4 not in routed(reg)
     assert reg.handles() == []
     assert w.wait(0, "unsubscribe") is None
     # The channel is gone: a new handle, even with other params, starts a fresh subscribe.
@@ -303,7 +362,7 @@ def test_unsubscribe_error_7_counts_as_done():
     cmd = one(reg.remove(h, w))
     err = decode({"id": cmd["id"], "type": "error", "msg": {"code": 7, "msg": "unknown sid"}})
     assert reg.on_reply(err) == []
-    assert reg.by_sid == {}
+    assert routed(reg) == {}
     assert w.wait(0, "unsubscribe") is None
 
 
@@ -331,7 +390,7 @@ def test_subscribe_error_fails_pending_handles_and_their_waiters():
             w.wait(0, "subscribe")
         assert info.value is h.error
     assert reg.handles() == []
-    assert reg.by_sid == {}
+    assert routed(reg) == {}
 
 
 def test_add_markets_error_reverts_markets_and_fails_only_that_waiter():
@@ -436,7 +495,7 @@ def test_ok_to_subscribe_merged_by_server_activates_handle():
     cmd = one(reg.add(h, None))
     assert reg.on_reply(Ok(type="ok", id=cmd["id"], sid=6, market_tickers=(T1,))) == []
     assert (h.state, h.sid) == ("active", 6)
-    assert reg.by_sid == {6: (h,)}
+    assert routed(reg) == {6: (h,)}
 
 
 # -- reconnects, generations, timeouts ------------------------------------------------------
@@ -452,8 +511,8 @@ def test_reconnect_resubscribes_union_with_new_sid():
     reg.change_markets(a, [T4], (), _Waiter("add"))  # in flight when the line drops
 
     reg.disconnected()
-    assert reg.by_sid == {}
-    assert reg.use_yes_price == {}
+    assert routed(reg) == {}
+    assert yes_price(reg) == {}
     for h in (a, b, c):
         assert (h.state, h.sid) == ("pending", None)
 
@@ -468,8 +527,8 @@ def test_reconnect_resubscribes_union_with_new_sid():
         "use_yes_price": False,
     }
     reg.on_reply(Subscribed(type="subscribed", id=cmds["ticker"]["id"], sid=11, channel="ticker"))
-    assert reg.by_sid == {11: (a, b)}
-    assert 1 not in reg.by_sid
+    assert routed(reg) == {11: (a, b)}
+    assert 1 not in routed(reg)
     assert (a.state, a.sid, b.state, b.sid) == ("active", 11, "active", 11)
     assert c.state == "pending"
 
@@ -529,11 +588,11 @@ def test_terminal_error_with_sid_unsubscribes_then_subscribes(code):
     reg = connected_registry()
     h = subscribed(reg, "orderbook_delta", (T2, T1), sid=3, params={"use_yes_price": False})
     err = decode({"type": "error", "sid": 3, "msg": {"code": code, "msg": "dropped"}})
-    unsub = one(reg.on_reply(err))
+    unsub = one(error_frame(reg, Recovery(NoBooks()), err))
     assert unsub["cmd"] == "unsubscribe"
     assert unsub["params"] == {"sids": [3]}
     assert reg.resubscribing(3)
-    assert reg.by_sid == {3: (h,)}  # still routed until the unsubscribe is answered
+    assert routed(reg) == {3: (h,)}  # still routed until the unsubscribe is answered
     sub = one(reg.on_reply(Unsubscribed(type="unsubscribed", id=unsub["id"], sid=3)))
     assert sub["cmd"] == "subscribe"
     assert sub["params"] == {
@@ -541,9 +600,9 @@ def test_terminal_error_with_sid_unsubscribes_then_subscribes(code):
         "market_tickers": [T1, T2],
         "use_yes_price": False,
     }
-    assert 3 not in reg.by_sid
+    assert 3 not in routed(reg)
     assert reg.on_reply(Subscribed(type="subscribed", id=sub["id"], sid=4)) == []
-    assert reg.by_sid == {4: (h,)}
+    assert routed(reg) == {4: (h,)}
     assert (h.state, h.sid) == ("active", 4)
     assert not reg.resubscribing(4)
 
@@ -553,9 +612,9 @@ def test_error_18_on_a_sid_changes_nothing():
     reg = connected_registry()
     h = subscribed(reg, "orderbook_delta", (T1,), sid=3)
     err = decode({"type": "error", "sid": 3, "msg": {"code": 18, "msg": "timeout"}})
-    assert reg.on_reply(err) == []
+    assert error_frame(reg, Recovery(NoBooks()), err) == []
     assert not reg.resubscribing(3)
-    assert reg.by_sid == {3: (h,)}
+    assert routed(reg) == {3: (h,)}
     assert (h.state, h.sid) == ("active", 3)
 
 
@@ -563,19 +622,19 @@ def test_resync_sends_get_snapshot_for_the_sid():
     """resync(sid, tickers) sends update_subscription get_snapshot with the sorted tickers."""
     reg = connected_registry()
     subscribed(reg, "orderbook_delta", (T1, T2, T3), sid=3)
-    out = reg.resync(3, [T3, T1])
+    out = resync(reg, 3, [T3, T1])
     cmd = one(out)
     assert out[0][1] == 1
     assert cmd["cmd"] == "update_subscription"
     assert cmd["params"] == {"sid": 3, "action": "get_snapshot", "market_tickers": [T1, T3]}
-    assert reg.resync(99, [T1]) == []
+    assert reg.get_snapshot(99, [T1]) == ([], None)
 
 
 def test_get_snapshot_does_not_block_channel_commands():
     """A get_snapshot in flight does not hold back an add_markets on the same channel."""
     reg = connected_registry()
     h = subscribed(reg, "orderbook_delta", (T1,), sid=3)
-    one(reg.resync(3, [T1]))
+    one(resync(reg, 3, [T1]))
     cmd = one(reg.change_markets(h, [T2], (), _Waiter("add")))
     assert cmd["params"]["action"] == "add_markets"
 
@@ -585,9 +644,11 @@ def test_get_snapshot_error_falls_back_to_resubscribe(err_sid):
     """An error reply to get_snapshot (with or without sid) unsubscribes to resubscribe."""
     reg = connected_registry()
     subscribed(reg, "orderbook_delta", (T1,), sid=3)
-    snap = one(reg.resync(3, [T1]))
+    rec = Recovery(NoBooks({3: [T1]}))
+    snap = one(carry_out(reg, rec, rec.on_gap(3, "orderbook_delta", 2, 5, now=0.0)))
+    assert snap["params"]["action"] == "get_snapshot"
     err = ServerError(type="error", id=snap["id"], sid=err_sid, code=11, message="bad")
-    cmd = one(reg.on_reply(err))
+    cmd = one(error_frame(reg, rec, err))
     assert cmd == {"id": cmd["id"], "cmd": "unsubscribe", "params": {"sids": [3]}}
     assert reg.resubscribing(3)
 
@@ -611,7 +672,7 @@ def test_snapshot_sends_nothing_without_a_live_orderbook_sid():
     assert reg.snapshot(pending, None) == []
     t = subscribed(reg, "ticker", (T1,), sid=7)
     assert reg.snapshot(t, None) == []
-    assert reg.resync(7, [T1]) == []
+    assert resync(reg, 7, [T1]) == []
     reg.disconnected()
     assert reg.snapshot(pending, [T1]) == []
 
@@ -643,7 +704,7 @@ def test_request_routes_its_reply_to_its_waiter():
     result = w.wait(0, "list_subscriptions")
     assert result is reply
     assert [(s.channel, s.sid) for s in result.subscriptions] == [("ticker", 3)]
-    assert (h.state, reg.by_sid) == ("active", {3: (h,)})
+    assert (h.state, routed(reg)) == ("active", {3: (h,)})
 
 
 def test_request_error_reply_fails_its_waiter():
@@ -682,7 +743,7 @@ def test_close_all_fails_waiters_and_later_operations_raise():
             w.wait(0, "anything")
     assert (a.state, b.state) == ("closed", "closed")
     assert reg.handles() == []
-    assert reg.by_sid == {}
+    assert routed(reg) == {}
     assert reg.generation is None
 
     with pytest.raises(ClientClosedError):
@@ -771,7 +832,7 @@ def test_handle_methods_delegate_to_client_after_validating_tickers():
     """Handle methods pass tuples of tickers to the client; a bare string is a TypeError."""
     reg = connected_registry()
     h = make(reg, "orderbook_delta", (T1,))
-    client = h._client
+    client = h._owner
     h.add_markets([T2], timeout=1.5)
     h.remove_markets(iter([T1]))
     h.request_snapshot()

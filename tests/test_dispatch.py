@@ -205,9 +205,7 @@ def test_order_within_one_message(mode: str, deliveries: list[Delivery]) -> None
 
 
 @pytest.mark.parametrize("mode", ["thread", "poll"])
-def test_a_handle_closed_after_queueing_gets_nothing(
-    mode: str, deliveries: list[Delivery]
-) -> None:
+def test_a_handle_closed_after_queueing_gets_nothing(mode: str, deliveries: list[Delivery]) -> None:
     """A message queued for a handle is not passed to its callback once the routing
     snapshot no longer lists the handle as live (it was unsubscribed meanwhile)."""
     log: list[Any] = []

@@ -13,13 +13,13 @@ from typing import Any
 import pytest
 
 from kalshi_sync import protocol
+from kalshi_sync._recovery import GetSnapshot, Plan, Recovery
 from kalshi_sync.errors import (
     ClientClosedError,
     KalshiConnectionError,
     SubscriptionError,
 )
 from kalshi_sync.models import Ok, ServerError, Subscribed, Unsubscribed
-from kalshi_sync._recovery import GetSnapshot, Plan, Recovery
 from kalshi_sync.registry import COMMAND_TIMEOUT, Outgoing, Registry
 from kalshi_sync.subscriptions import Subscription, _Waiter
 
@@ -81,8 +81,7 @@ def routed(reg: Registry) -> dict[int, tuple[Subscription, ...]]:
     """The published routing snapshot as sid -> the handles routed there."""
     views = {h.key: h for h in reg.handles()}
     return {
-        sid: tuple(views[t.key] for t in route.targets)
-        for sid, route in reg.routing.routes.items()
+        sid: tuple(views[t.key] for t in route.targets) for sid, route in reg.routing.routes.items()
     }
 
 

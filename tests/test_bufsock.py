@@ -281,3 +281,47 @@ def test_eof_after_buffered_frames(pair: tuple[socket.socket, BufferedSocket]) -
     assert bs.pop_data_frame() == b"last words"
     assert bs.pop_data_frame() is None
     assert bs.recv(2) == b""
+
+
+# The members websocket-client uses on the socket it is handed, each with its reason in
+# BufferedSocket's docstring; the fast path adds buffered() and pop_data_frame().
+FORWARDED = {"recv", "send", "gettimeout", "settimeout", "fileno", "shutdown", "close", "_closed"}
+
+
+def test_forwards_exactly_the_members_the_library_uses(
+    pair: tuple[socket.socket, BufferedSocket],
+) -> None:
+    """Each member websocket-client uses works through the wrapper and reaches the socket."""
+    writer, bs = pair
+    assert bs.fileno() == bs._sock.fileno()
+    bs.settimeout(2.5)
+    assert bs.gettimeout() == 2.5
+    assert bs.send(b"ping") == 4
+    assert writer.recv(4) == b"ping"
+    writer.sendall(b"pong")
+    assert bs.recv(4) == b"pong"
+    assert bs._closed is False
+    bs.shutdown(socket.SHUT_WR)
+    assert writer.recv(1) == b""  # the shutdown reached the peer
+    bs.close()
+    assert bs._closed is True
+    public = {name for name in dir(BufferedSocket) if not name.startswith("__")}
+    assert public - {"_buf", "_pending", "_pos", "_rbuf", "_rview", "_sock"} == FORWARDED | {
+        "buffered",
+        "pop_data_frame",
+    }
+
+
+@pytest.mark.parametrize(
+    "name", ["recv_into", "sendall", "setsockopt", "getpeername", "recvfrom", "makefile", "family"]
+)
+def test_any_other_attribute_fails_closed(
+    pair: tuple[socket.socket, BufferedSocket], name: str
+) -> None:
+    """A socket member the wrapper does not list raises AttributeError instead of reaching
+    the raw socket behind the buffer (a library release that starts using one fails loudly,
+    in the import-time probe and in tests/test_websocket_assumptions.py)."""
+    _, bs = pair
+    assert hasattr(bs._sock, name)  # the raw socket has it ...
+    with pytest.raises(AttributeError):
+        getattr(bs, name)  # ... the wrapper does not hand it out

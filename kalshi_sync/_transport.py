@@ -195,7 +195,10 @@ class FastSession:
                     return False
             else:
                 assert self._sel is not None
-                for key, _ in self._sel.select(timeout):
+                events = self._sel.select(timeout)
+                if self._stop.is_set():
+                    events = []  # close() wins: nothing more is read or written
+                for key, _ in events:
                     if key.data:
                         self._drain_wake()
                         self._on_wake(self.send)

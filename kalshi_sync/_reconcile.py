@@ -14,14 +14,25 @@ Plain functions over plain objects: no lock, no I/O, no clock.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any, Literal
 
 from ._channels import MARKET_CHANNELS
+from ._routing import Route, Routing, Target
 from .errors import SubscriptionError
 from .models import Message, Ok, ServerError, Subscribed
 from .subscriptions import SubscriptionRecord, _Waiter
 
-__all__ = ["Action", "ChannelState", "Step", "apply_ack", "apply_refusal", "next_step", "settle"]
+__all__ = [
+    "Action",
+    "ChannelState",
+    "Step",
+    "apply_ack",
+    "apply_refusal",
+    "next_step",
+    "routing_of",
+    "settle",
+]
 
 Action = Literal["subscribe", "unsubscribe", "add_markets", "delete_markets"]
 Step = tuple[Action, frozenset[str] | None]
@@ -230,3 +241,22 @@ def close_record(ch: ChannelState | None, r: SubscriptionRecord, error: BaseExce
     for w in r.waiters:
         w.fail(error)
     r.waiters = []
+
+
+def routing_of(channels: Iterable[ChannelState]) -> Routing:
+    """The routing snapshot of ``channels``: a route per live sid (its handles' targets in
+    subscription order), and the keys of every handle not closed or failed."""
+    routes: dict[int, Route] = {}
+    live: set[int] = set()
+    for ch in channels:
+        records = ch.records
+        live.update(r.key for r in records)
+        if ch.sid is None:
+            continue
+        routes[ch.sid] = Route(
+            channel=ch.name,
+            use_yes_price=bool(ch.params.get("use_yes_price", False)),
+            targets=tuple(Target(r.key, r.markets, r.callback) for r in records),
+            markets=ch.desired(),
+        )
+    return Routing(routes=routes, live=frozenset(live))

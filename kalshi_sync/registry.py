@@ -36,9 +36,10 @@ from ._reconcile import (
     apply_refusal,
     close_record,
     next_step,
+    routing_of,
     settle,
 )
-from ._routing import EMPTY_ROUTING, Route, Routing, Target
+from ._routing import EMPTY_ROUTING, Routing
 from .errors import ClientClosedError, KalshiConnectionError, SubscriptionError
 from .models import Message, ServerError
 from .subscriptions import Subscription, _Waiter
@@ -333,21 +334,8 @@ class Registry:
         return None
 
     def _publish(self) -> None:
-        """Build and swap in the routing snapshot (every caller holds the lock)."""
-        routes: dict[int, Route] = {}
-        live: set[int] = set()
-        for ch in self._channels.values():
-            records = ch.records
-            live.update(r.key for r in records)
-            if ch.sid is None:
-                continue
-            routes[ch.sid] = Route(
-                channel=ch.name,
-                use_yes_price=bool(ch.params.get("use_yes_price", False)),
-                targets=tuple(Target(r.key, r.markets, r.callback) for r in records),
-                markets=ch.desired(),
-            )
-        self.routing = Routing(routes=routes, live=frozenset(live))
+        """Swap in the routing snapshot of the current state (every caller holds the lock)."""
+        self.routing = routing_of(self._channels.values())
 
     def _command(
         self,

@@ -19,7 +19,6 @@ from collections.abc import Callable, Iterable
 from typing import Any, Literal, Protocol
 
 from .errors import KalshiTimeoutError, SubscriptionError
-from .models import Message
 
 __all__ = ["Subscription", "SubscriptionOwner", "SubscriptionRecord", "SubscriptionState"]
 
@@ -165,19 +164,6 @@ class Subscription:
         """Markets this handle asked for, sorted; None means every market."""
         markets = self._record.markets
         return None if markets is None else tuple(sorted(markets))
-
-    def _callback_for(self, msg: Message) -> Callable[[Any], object] | None:
-        # Handles share a channel's sid: only pass on the markets this handle asked for.
-        record = self._record
-        cb = record.callback
-        if cb is None or record.state == "closed":
-            return None
-        markets = record.markets
-        if markets is not None:
-            ticker = getattr(msg, "market_ticker", None)
-            if ticker is not None and ticker not in markets:
-                return None
-        return cb
 
     def add_markets(self, market_tickers: Iterable[str], *, timeout: float = 10.0) -> None:
         """Add markets (``update_subscription`` add_markets); kept across reconnects."""

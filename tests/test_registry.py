@@ -14,6 +14,7 @@ import pytest
 
 from kalshi_sync import protocol
 from kalshi_sync._recovery import GetSnapshot, Plan, Recovery
+from kalshi_sync.dispatch import Delivery, Router
 from kalshi_sync.errors import (
     ClientClosedError,
     KalshiConnectionError,
@@ -798,21 +799,32 @@ def test_handle_wait_returns_when_active_and_raises_when_failed_or_closed():
 
 
 def test_handle_callback_only_for_its_markets():
-    """_callback_for passes on messages of the handle's markets (or none); closed: nothing."""
+    """Delivered through the published routing snapshot, a handle's callback gets the
+    messages of its markets (or all, without a filter); once closed, nothing."""
     reg = connected_registry()
+    got: list[tuple[str, Any]] = []
+    delivery = Delivery(Router(), mode="inline", routing=reg)
 
-    def cb(_msg: Any) -> None:
-        return None
+    def send(msg: Any) -> None:
+        route = reg.routing.routes.get(msg.sid)
+        delivery.put(msg, route.targets if route is not None else ())
 
-    h = subscribed(reg, "ticker", (T1,), sid=3, callback=cb)
+    subscribed(reg, "ticker", (T1,), sid=3, callback=lambda m: got.append(("h", m)))
+    h = reg.handles()[0]
     mine = decode({"type": "trade", "sid": 3, "seq": 1, "msg": _trade(T1)})
     other = decode({"type": "trade", "sid": 3, "seq": 2, "msg": _trade(T2)})
-    assert h._callback_for(mine) is cb
-    assert h._callback_for(other) is None
-    everything = subscribed(reg, "market_lifecycle_v2", None, sid=4, callback=cb)
-    assert everything._callback_for(other) is cb
+    send(mine)
+    send(other)
+    assert got == [("h", mine)]
+    subscribed(reg, "market_lifecycle_v2", None, sid=4, callback=lambda m: got.append(("all", m)))
+    everywhere = decode({"type": "trade", "sid": 4, "seq": 3, "msg": _trade(T2)})
+    send(everywhere)
+    assert got[-1] == ("all", everywhere)
+    targets = reg.routing.routes[3].targets  # as queued before the unsubscribe
     reg.remove(h, None)
-    assert h._callback_for(mine) is None
+    got.clear()
+    delivery.put(mine, targets)
+    assert got == []
 
 
 def _trade(ticker: str) -> dict[str, Any]:

@@ -42,7 +42,7 @@ from urllib.parse import urlsplit
 
 from ._transport import FastSession, Outcome, Send
 from ._transport_library import LibrarySession
-from ._transport_probe import PROBE, resolve_transport
+from . import _transport_probe
 from ._ws_liveness import Liveness, default_suspend_clock
 from .environments import check_extra_headers, user_agent
 from .errors import AuthenticationError, KalshiConnectionError
@@ -132,7 +132,7 @@ class Connection:
         parts = urlsplit(url)
         if parts.scheme not in ("ws", "wss") or not parts.hostname:
             raise ValueError(f"not a WebSocket URL: {url!r}")
-        self.transport = resolve_transport(transport)
+        self.transport = _transport_probe.resolve_transport(transport)
         self.url = url
         self._host = parts.hostname
         self._port = parts.port or (443 if parts.scheme == "wss" else 80)
@@ -406,7 +406,7 @@ class Connection:
                 on_tick=self._tick,
                 liveness=self._liveness,
                 monotonic=self._monotonic,
-                masked_check=PROBE.masked_check,
+                masked_check=_transport_probe.PROBE.masked_check,
             )
         self._liveness.stale_timeout = self.stale_timeout
         with self._lock:

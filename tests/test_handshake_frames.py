@@ -27,12 +27,18 @@ from _helpers import events
 
 import kalshi_sync as ks
 from kalshi_sync._bufsock import MaskedFrameError
+from kalshi_sync._transport_probe import PROBE
 from kalshi_sync._ws import _ServerFrameBuffer, refuse_masked_frames
 from kalshi_sync.auth import Signer
 from kalshi_sync.connection import Connection, DisconnectInfo
 from kalshi_sync.testing import check_auth, generate_test_key
 
-pytestmark = pytest.mark.integration
+pytestmark = [
+    pytest.mark.integration,
+    # A release whose frame reader cannot be replaced fails test_websocket_assumptions.py
+    # loudly; the client then runs without the check, so these tests have nothing to test.
+    pytest.mark.skipif(not PROBE.masked_check, reason=f"masked check off: {PROBE.problems}"),
+]
 
 TEXT, CONT, PING = 0x1, 0x0, 0x9
 MASK = b"\x37\xfa\x21\x3d"

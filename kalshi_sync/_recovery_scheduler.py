@@ -98,7 +98,9 @@ class RecoveryScheduler:
         """When :meth:`on_tick` next has something to do (None: nothing scheduled)."""
         return self.due_at
 
-    def _current(self, attempt: RecoveryAttempt) -> bool:
+    def is_current(self, attempt: RecoveryAttempt) -> bool:
+        """True while ``attempt`` is the running attempt of the current round: apply its REST
+        results only then (a reconnect since has superseded it)."""
         return attempt == self._running
 
     def succeeded(
@@ -106,7 +108,7 @@ class RecoveryScheduler:
     ) -> RecoveredEvent | None:
         """The attempt's reads were applied: the round is over (state "idle"). The event to
         deliver, or None when the attempt was superseded (its results must be dropped)."""
-        if not self._current(attempt):
+        if not self.is_current(attempt):
             return None
         started = self._round_started if self._round_started is not None else attempt.started
         self._running = None
@@ -131,7 +133,7 @@ class RecoveryScheduler:
     ) -> RecoveryFailedEvent | None:
         """The attempt failed: schedule the next one (state "backoff") and return the event to
         deliver; None when the attempt was superseded (a newer round is already due)."""
-        if not self._current(attempt):
+        if not self.is_current(attempt):
             return None
         self.failures += 1
         self._running = None

@@ -105,8 +105,9 @@ def test_reconnect_during_recovery_supersedes_the_attempt() -> None:
     s.request(0.0)
     old = s.on_tick(0.0)
     assert old is not None
+    assert s.is_current(old)
     s.request(5.0, blind_from=2.0, blind_until=5.0)
-    assert s.state == "due" and s.superseded == 1
+    assert s.state == "due" and s.superseded == 1 and not s.is_current(old)
     assert s.succeeded(old, 6.0, fills=1, orders=0, positions=0) is None
     assert s.failed(old, 6.0, None) is None and s.state == "due"
     new = s.on_tick(6.0)

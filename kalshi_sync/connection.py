@@ -40,12 +40,13 @@ from collections.abc import Callable, Mapping
 from typing import Literal
 from urllib.parse import urlsplit
 
+from . import _transport_probe
 from ._transport import FastSession, Outcome, Send
 from ._transport_library import LibrarySession
-from . import _transport_probe
 from ._ws_liveness import Liveness, default_suspend_clock
+from ._ws_refusal import refusal_error
 from .environments import check_extra_headers, user_agent
-from .errors import AuthenticationError, KalshiConnectionError
+from .errors import KalshiConnectionError
 
 __all__ = ["Connection", "DisconnectInfo"]
 
@@ -439,8 +440,8 @@ class Connection:
         """Report how connection ``gen`` ended; returns what _attempt returns."""
         if outcome.refused is not None and outcome.refused[0] in (401, 403):
             status, body = outcome.refused
-            fatal = AuthenticationError(_refusal_message(status, body), status_code=status)
-            self._safe_fatal(fatal)  # the owner reports the final disconnect itself
+            # The owner reports the final disconnect itself.
+            self._safe_fatal(refusal_error(status, body))
             return "fatal"
         if outcome.opened:
             self._disconnected(DisconnectInfo(gen, outcome.code, outcome.reason, outcome.error))
@@ -455,40 +456,3 @@ class Connection:
             self._on_disconnected(info)
         except Exception:
             log.exception("on_disconnected handler failed")
-
-
-# How much of a refusal's body an error message shows: enough for a CDN's "Request
-# blocked" line or Kalshi's JSON error, not a whole HTML page.
-_BODY_SHOWN = 200
-
-
-def _printable_body(body: object) -> str:
-    """The response body as one printable line, truncated (for an error message)."""
-    if isinstance(body, bytes):
-        body = body.decode("utf-8", "replace")
-    text = " ".join(str(body or "").split())  # newlines and runs of spaces -> one space
-    text = "".join(ch if ch.isprintable() else "?" for ch in text)
-    if len(text) > _BODY_SHOWN:
-        text = text[:_BODY_SHOWN] + "..."
-    return repr(text) if text else "(empty body)"
-
-
-def _refusal_message(status: int, body: object) -> str:
-    """The AuthenticationError text for a 401 or 403 handshake answer."""
-    shown = _printable_body(body)
-    if status == 401:
-        return (
-            f"Kalshi refused the handshake with HTTP 401 (authentication failed): {shown}. "
-            "Check the API key id, the private key, the environment (demo and prod keys "
-            "differ) and that the clock is in sync (signatures carry a timestamp)."
-        )
-    # A 403 is not necessarily about the key: CloudFront in front of prod answers 403
-    # for blocked IPs and regions, and has been reported to for some handshakes
-    # (docs/protocol.md, 'Handshake headers').
-    return (
-        f"The WebSocket handshake was refused with HTTP 403 Forbidden: {shown}. This may "
-        "not be your key: a 403 also comes from a block in front of the exchange (your IP "
-        "address or region refused by its CDN or firewall) or from a key that lacks the "
-        "permission needed. If REST calls with the same key work, suspect a block; "
-        "otherwise check the API key id, the private key and the environment."
-    )

@@ -10,6 +10,7 @@ import logging
 
 from ._orders import OrderRequest
 from ._ratelimit import RateLimiter, RateLimits
+from ._stats import ClientStats
 from .account import (
     Balance,
     BatchCancelResult,
@@ -50,6 +51,8 @@ from .events import (
     Event,
     GapEvent,
     OverflowEvent,
+    RecoveredEvent,
+    RecoveryFailedEvent,
     ResyncedEvent,
 )
 from .models import (
@@ -100,6 +103,7 @@ __all__ = [
     "CfbenchmarksIndexList",
     "CfbenchmarksValue",
     "ClientClosedError",
+    "ClientStats",
     "ConnectedEvent",
     "DisconnectedEvent",
     "DuplicateOrderError",
@@ -145,6 +149,8 @@ __all__ = [
     "RateLimitError",
     "RateLimiter",
     "RateLimits",
+    "RecoveredEvent",
+    "RecoveryFailedEvent",
     "RestClient",
     "ResyncedEvent",
     "RfqCreated",

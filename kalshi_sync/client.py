@@ -18,6 +18,7 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 
 from . import protocol
+from ._stats import ClientStats
 from .auth import Signer, credentials_from_env
 from .connection import Connection
 from .dispatch import Callback, Delivery, DeliveryMode, Router, in_callback
@@ -360,7 +361,7 @@ class KalshiClient:
         """An immutable copy of the local book; KeyError if the market is unknown."""
         return self._books.get(market_ticker)
 
-    def stats(self) -> dict[str, Any]:
+    def stats(self) -> ClientStats:
         """Counters since the client was created (see README "Statistics"). Besides the
         connection, seq and delivery counters: ``partial_messages``, messages delivered
         although a key field was missing (``msg.missing``); ``latency_ms_p50`` /

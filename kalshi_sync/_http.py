@@ -51,7 +51,11 @@ from .errors import (
     RateLimitError,
 )
 
-__all__ = ["DEFAULT_COST", "Retry", "Transport", "is_ambiguous", "query"]
+__all__ = ["DEFAULT_COST", "Retry", "Session", "Transport", "is_ambiguous", "query"]
+
+# The session class RestClient accepts and creates, bound here so that this module stays the
+# only one that imports requests.
+Session = requests.Session
 
 log = logging.getLogger("kalshi_sync")
 

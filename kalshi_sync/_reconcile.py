@@ -15,13 +15,15 @@ Plain functions over plain objects: no lock, no I/O, no clock.
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 from ._channels import MARKET_CHANNELS
 from ._routing import Route, Routing, Target
 from .errors import SubscriptionError
 from .models import Message, Ok, ServerError, Subscribed
-from .subscriptions import SubscriptionRecord, _Waiter
+
+if TYPE_CHECKING:  # annotations only: the waiters' threading stays out of the core
+    from .subscriptions import SubscriptionRecord, _Waiter
 
 __all__ = [
     "Action",

@@ -33,10 +33,8 @@ from types import TracebackType
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-import requests
-
 from ._batch import BatchMixin
-from ._http import Transport
+from ._http import Session, Transport
 from ._ratelimit import RateLimiter, RateLimits
 from ._rest_decoders import parse_exchange_status
 from .account import ExchangeStatus
@@ -79,7 +77,7 @@ class RestClient(BatchMixin):
         base_url: str | None = None,
         *,
         timeout: float = 10.0,
-        session: requests.Session | None = None,
+        session: Session | None = None,
         clock: Callable[[], float] = time.time,
         allow_insecure: bool = False,
         password: bytes | str | None = None,
@@ -120,7 +118,7 @@ class RestClient(BatchMixin):
             # The signed path includes the base path (/trade-api/v2), never the host.
             urlsplit(self.base_url).path.rstrip("/"),
             signer=signer,
-            session=session if session is not None else requests.Session(),
+            session=session if session is not None else Session(),
             timeout=timeout,
             limiter=rate_limiter,
             max_retries=max_retries,

@@ -43,7 +43,7 @@ from .account import Order, Position
 from .errors import OrderNotFoundError, RateLimitError
 from .models import Fill, MarketPosition, UserOrder
 
-__all__ = ["MONEY_TYPES", "PRIVATE_CHANNELS", "AccountSync", "Deliverable"]
+__all__ = ["PRIVATE_CHANNELS", "AccountSync", "Deliverable"]
 
 log = logging.getLogger("kalshi_sync.account")
 
@@ -53,9 +53,6 @@ PRIVATE_CHANNELS: dict[str, str] = {
     "market_positions": "market_position",
 }
 """Private channel -> the message type it delivers (the channels kept across reconnects)."""
-
-MONEY_TYPES = frozenset({"fill", "user_order", "market_position", "order_group_updates"})
-"""Message types about money: never dropped by a full delivery queue."""
 
 _CHANNEL_OF_TYPE = {mtype: channel for channel, mtype in PRIVATE_CHANNELS.items()}
 
@@ -96,8 +93,11 @@ class _Worker:
         rest: Any,
         results: queue.SimpleQueue[_Result],
         on_result: Callable[[], object] | None,
+        make_rest: Callable[[], Any] | None = None,
     ) -> None:
         self._rest = rest
+        self._make_rest = make_rest  # built on the worker thread at the first read
+        self.owned: Any = None  # the RestClient built here, closed by stop()
         self._results = results
         self._on_result = on_result
         self._jobs: queue.SimpleQueue[_Job | None] = queue.SimpleQueue()
@@ -128,7 +128,11 @@ class _Worker:
         if thread is None or thread is threading.current_thread():
             return True
         thread.join(timeout)
-        return not thread.is_alive()
+        if thread.is_alive():
+            return False
+        if self.owned is not None:
+            self.owned.close()
+        return True
 
     @property
     def thread(self) -> threading.Thread | None:
@@ -160,6 +164,8 @@ class _Worker:
 
     def _read(self, job: _Job) -> _Result:
         rest = self._rest
+        if rest is None and self._make_rest is not None:
+            rest = self._rest = self.owned = self._make_rest()
         fills: list[Fill] = []
         if job.fills is not None:
             for fill in rest.get_fills(**job.fills.params()):  # pages lazily
@@ -209,6 +215,7 @@ class AccountSync:
         wall: Callable[[], float] = time.time,
         monotonic: Callable[[], float] = time.monotonic,
         on_result: Callable[[], object] | None = None,
+        make_rest: Callable[[], Any] | None = None,
     ) -> None:
         self.rest = rest
         self._routing = routing
@@ -221,7 +228,8 @@ class AccountSync:
         self.positions = PositionsView()
         self.scheduler = scheduler or RecoveryScheduler()
         self._results: queue.SimpleQueue[_Result] = queue.SimpleQueue()
-        self._worker = _Worker(rest, self._results, on_result) if rest is not None else None
+        enabled = rest is not None or make_rest is not None
+        self._worker = _Worker(rest, self._results, on_result, make_rest) if enabled else None
         self._jobs = 0
         self._sids: frozenset[int] = frozenset()  # private sids seen up (this connection)
         self._blind_from: float | None = None  # wall clock: fills unread since then

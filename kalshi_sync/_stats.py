@@ -34,6 +34,9 @@ class ClientStats(TypedDict):
       over the last ``latency_samples`` messages that carried it; None before the first.
     - ``last_message_age``: seconds since the last frame (monotonic), None before any.
     - ``connected``: a connection is open now.
+    - ``fills_recovered``: fills delivered by recovery after a reconnect (``.recovered``);
+      ``fills_deduplicated``: fills not delivered because they already were (a live copy
+      of a recovered fill, the REST copy of a live one).
     """
 
     messages: int
@@ -56,3 +59,5 @@ class ClientStats(TypedDict):
     latency_samples: int
     last_message_age: float | None
     connected: bool
+    fills_recovered: int
+    fills_deduplicated: int

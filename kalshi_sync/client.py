@@ -18,6 +18,8 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 
 from . import protocol
+from ._account_snapshots import AccountFilter, Positions, RestingOrders
+from ._account_sync import AccountSync
 from ._stats import ClientStats
 from .auth import Signer, credentials_from_env
 from .connection import Connection
@@ -34,6 +36,7 @@ from .subscriptions import Subscription, _tickers, _Waiter
 
 if TYPE_CHECKING:
     from .recording import Recorder
+    from .rest import RestClient
 
 __all__ = ["KalshiClient"]
 
@@ -68,7 +71,14 @@ class KalshiClient:
         record: str | os.PathLike[str] | IO[str] | None = None,
         extra_headers: Mapping[str, str] | None = None,
         transport: Literal["auto", "fast", "library"] = "auto",
+        rest: RestClient | Literal[False] | None = None,
+        recover_since: float | None = None,
     ) -> None:
+        # rest / recover_since: fills, orders and positions recovered over REST after every
+        # reconnect (README "Fills and orders across reconnects"). None = a RestClient for
+        # the same credentials and environment, built when first needed (with a custom url=,
+        # pass one explicitly: recovery is off otherwise); False = off. recover_since: Unix
+        # seconds; at start, fills from then on are delivered too (recovered).
         # transport: the read path (docs/transport.md, 'Two read paths'). "auto" = the fast
         # path when websocket-client behaves as it needs (checked at import), else the
         # library's own run_forever loop with one logged warning; "library" forces that
@@ -94,6 +104,9 @@ class KalshiClient:
         )
         self._books = BookStore()
         self._seq = SeqTracker()
+        self._account = self._make_account(
+            key_id, private_key, environment, url, rest, recover_since
+        )
         self._recorder: Recorder | None = None
         if record is not None:
             from .recording import Recorder
@@ -113,6 +126,7 @@ class KalshiClient:
             ready=self._ready,
             finished=self._finished,
             recorder=self._recorder,
+            account=self._account,
         )
         # Recording costs a write per frame, so it is a separate callback rather than a
         # check on the hot path of every client.
@@ -182,6 +196,7 @@ class KalshiClient:
         deadline = time.monotonic() + timeout
         self._conn.close(timeout)
         self._delivery.stop(max(0.0, deadline - time.monotonic()), drain=False)
+        self._account.close(max(0.0, deadline - time.monotonic()))
         if first:
             self._finished.set()
             self._ready.set()
@@ -357,6 +372,16 @@ class KalshiClient:
         """Run queued callbacks on this thread (``delivery="poll"``); returns how many."""
         return self._delivery.poll(timeout, max_messages)
 
+    def orders(self) -> RestingOrders:
+        """An immutable copy of your resting orders (``user_orders``), by ``order_id``, each
+        its latest ``user_order``; ``.state`` "live" / "stale" / "reconciling"."""
+        return self._account.orders.snapshot()
+
+    def positions(self) -> Positions:
+        """An immutable copy of your positions (``market_positions``) by (market,
+        subaccount); ``.state`` as for :meth:`orders`."""
+        return self._account.positions.snapshot()
+
     def orderbook(self, market_ticker: str) -> Orderbook:
         """An immutable copy of the local book; KeyError if the market is unknown."""
         return self._books.get(market_ticker)
@@ -393,9 +418,56 @@ class KalshiClient:
             "latency_samples": samples,
             "last_message_age": (time.monotonic() - last) if last else None,
             "connected": self.connected,
+            "fills_recovered": self._account.ledger.recovered,
+            "fills_deduplicated": self._account.ledger.deduplicated,
         }
 
     # -- internals ------------------------------------------------------------------------
+
+    def _make_account(
+        self,
+        key_id: str,
+        private_key: Any,
+        environment: str,
+        url: str | None,
+        rest: RestClient | Literal[False] | None,
+        recover_since: float | None,
+    ) -> AccountSync:
+        make_rest: Callable[[], RestClient] | None = None
+        if rest is None and url is None:
+
+            def make_rest() -> RestClient:
+                from .rest import RestClient
+
+                return RestClient(key_id, private_key, environment)
+
+        return AccountSync(
+            rest or None,
+            self._registry,
+            self._account_scope,
+            recover_since=recover_since,
+            make_rest=make_rest,
+        )
+
+    def _account_scope(self, channel: str) -> AccountFilter:
+        """What the ``channel`` handles cover together: the union of their markets (None if
+        one takes every market) and their ``subaccount`` param if they all give the same."""
+        markets: set[str] | None = set()
+        subaccounts: set[Any] = set()
+        handles = [h for h in self._registry.handles() if h.channel == channel]
+        for handle in handles:
+            tickers = handle.market_tickers
+            if tickers is None:
+                markets = None
+            elif markets is not None:
+                markets.update(tickers)
+            subaccounts.add(handle.params.get("subaccount"))
+        if not handles:
+            return AccountFilter()
+        (sub,) = subaccounts if len(subaccounts) == 1 else (None,)
+        return AccountFilter(
+            market_tickers=markets, subaccount=sub if isinstance(sub, int) else None
+        )
 
     def _check_open(self) -> None:
         if self._state == "closed":

@@ -32,6 +32,7 @@ from .events import CallbackErrorEvent, Event, OverflowEvent
 __all__ = [
     "DELIVERY_MODES",
     "LATENCY_WINDOW",
+    "MONEY_TYPES",
     "Callback",
     "Delivery",
     "DeliveryMode",
@@ -47,6 +48,9 @@ DELIVERY_MODES: tuple[DeliveryMode, ...] = ("thread", "inline", "poll")
 LATENCY_WINDOW = 4096
 """How many recent latency samples the percentiles in ``stats()`` are computed from."""
 _LATENCY_MASK = LATENCY_WINDOW - 1  # a power of two: the ring index is one AND
+MONEY_TYPES = frozenset({"fill", "user_order", "market_position", "order_group_updates"})
+"""Messages about money: an overflow never drops them (they are rare, and a fill has no
+replay), like lifecycle events."""
 
 _local = threading.local()
 
@@ -60,7 +64,8 @@ class Delivery:
     """Runs callbacks for messages handed over by the network thread.
 
     ``thread``: a bounded queue drained by the ``kalshi-sync-dispatch`` thread; on overflow
-    the oldest data message is dropped (lifecycle events never are), counted, and an
+    the oldest data message is dropped (lifecycle events and :data:`MONEY_TYPES` never
+    are), counted, and an
     ``overflow`` event is delivered once per episode. ``inline``: callbacks run on the
     calling (network) thread. ``poll``: the queue is drained by :meth:`poll` on the
     application's thread. ``clock`` (wall-clock seconds, like ``time.time``) is read once
@@ -181,8 +186,8 @@ class Delivery:
                 item = queue.popleft()
             except IndexError:  # the consumer drained it meanwhile
                 return
-            if item[2]:
-                self._rescued.append(item)
+            if item[2] or item[0].type in MONEY_TYPES:
+                self._rescued.append(item)  # kept, in order, ahead of the queue
                 continue
             self.dropped += 1
             if not self._overflowing:

@@ -27,13 +27,14 @@ from ._recovery import SNAPSHOT_TIMEOUT, GetSnapshot, Plan, Recovery
 from ._routing import Route
 from .dispatch import Delivery
 from .errors import ProtocolError
-from .events import ConnectedEvent, DisconnectedEvent
+from .events import ConnectedEvent, DisconnectedEvent, Event
 from .models import Message, OrderbookSnapshot, ServerError
 from .orderbook import BookStore, UnappliableError
 from .registry import Outgoing, Registry
 from .sequence import SEQ_FIRST, SEQ_GAP, SEQ_OK, SeqTracker
 
 if TYPE_CHECKING:
+    from ._account_sync import AccountSync
     from .connection import Connection, DisconnectInfo
     from .recording import Recorder
 
@@ -43,6 +44,8 @@ log = logging.getLogger("kalshi_sync")
 
 _CONTROL = protocol.CONTROL_TYPES
 _NO_TARGETS: tuple[()] = ()
+# Private messages the account side keeps (fills deduplicated, orders and positions views).
+_PRIVATE = frozenset({"fill", "user_order", "market_position"})
 
 
 class Pipeline:
@@ -69,6 +72,7 @@ class Pipeline:
         finished: threading.Event,
         recorder: Recorder | None = None,
         clock: Callable[[], float] = time.monotonic,
+        account: AccountSync | None = None,
     ) -> None:
         self._registry = registry
         self._books = books
@@ -80,6 +84,9 @@ class Pipeline:
         self._finished = finished
         self._recorder = recorder
         self._clock = clock
+        # Fills, orders and positions across reconnects (docs/architecture.md, 'Fills and
+        # orders across reconnects'): its hooks run here, on the network thread.
+        self._account = account
         self.recovery = Recovery(books)  # network thread only
         self.fatal: BaseException | None = None
         self._down_since: float | None = None
@@ -99,6 +106,8 @@ class Pipeline:
 
     def on_connected(self, generation: int) -> None:
         self._seq.reset()
+        if self._account is not None:
+            self._account.on_connected(time.time())
         self._act(self.recovery.on_connection_change())
         self._send(self._registry.connected(generation))
         down = self._down_since
@@ -116,6 +125,8 @@ class Pipeline:
         self._ready.set()
 
     def on_disconnected(self, info: DisconnectInfo) -> None:
+        if self._account is not None:
+            self._account.on_disconnected(time.time())
         self._registry.disconnected()
         self._act(self.recovery.on_connection_change())
         self._seq.reset()
@@ -137,6 +148,8 @@ class Pipeline:
     def on_fatal(self, exc: BaseException) -> None:
         # Recorded before the event so that anything woken by it sees the cause.
         self.fatal = exc
+        if self._account is not None:
+            self._account.on_disconnected(time.time())
         self._registry.disconnected()
         self._act(self.recovery.on_connection_change())
         self._delivery.put_event(
@@ -148,6 +161,16 @@ class Pipeline:
     def on_tick(self, now: float) -> None:
         self._send(self._registry.expire(now))
         self._act(self.recovery.on_tick(self._clock()))
+        account = self._account
+        if account is not None:
+            # Recovered fills, orders and positions (REST results handed back by the
+            # worker thread), oldest first, through the same callbacks as live ones.
+            delivery = self._delivery
+            for item, targets in account.on_tick(self._clock()):
+                if isinstance(item, Event):
+                    delivery.put_event(item)
+                else:
+                    delivery.put(item, targets)
 
     # -- frames -----------------------------------------------------------------------------
 
@@ -191,6 +214,12 @@ class Pipeline:
                     self._unappliable(msg, sid, route, exc)
             elif mtype == "orderbook_snapshot":
                 self._on_snapshot(msg, route)  # type: ignore[arg-type]
+            elif (
+                mtype in _PRIVATE
+                and self._account is not None
+                and not self._account.on_private_message(msg)
+            ):
+                return  # a fill already delivered (live, or recovered over REST)
             self._delivery.put(msg, route.targets if route is not None else _NO_TARGETS)
         except Exception:  # the network thread never dies from one message
             log.exception("failed to process %r", msg)

@@ -815,7 +815,7 @@ def test_check_auth_rejects_wrong_signatures(test_key: tuple[Signer, Any]) -> No
     path = "/trade-api/ws/v2"
     headers = signer.headers("GET", path)
     for kind in ("rsa", "ed25519"):
-        other_pem, _ = generate_test_key(kind)  # type: ignore[arg-type]
+        other_pem, _ = generate_test_key(kind)
         other = Signer.from_key(KEY_ID, other_pem).headers("GET", path)
         assert _check(other, public, path) == "invalid signature"
     assert _check(headers, public, "/trade-api/ws/v3") == "invalid signature"

@@ -16,7 +16,7 @@ import attrs
 import pytest
 
 from kalshi_sync._routing import Routing, Target
-from kalshi_sync.dispatch import DELIVERY_MODES, Delivery, Router, in_callback
+from kalshi_sync.dispatch import DELIVERY_MODES, Delivery, DeliveryMode, Router, in_callback
 from kalshi_sync.events import (
     CallbackErrorEvent,
     ConnectedEvent,
@@ -59,7 +59,7 @@ def deliveries() -> Iterator[list[Delivery]]:
         assert d.stop(WAIT), "dispatch thread did not stop"
 
 
-def make(deliveries: list[Delivery], router: Router, mode: str, **kwargs: Any) -> Delivery:
+def make(deliveries: list[Delivery], router: Router, mode: DeliveryMode, **kwargs: Any) -> Delivery:
     d = Delivery(router, mode=mode, **kwargs)
     deliveries.append(d)
     d.start()
@@ -178,7 +178,7 @@ def test_start_is_a_no_op_outside_thread_mode(deliveries: list[Delivery]) -> Non
 
 
 @pytest.mark.parametrize("mode", DELIVERY_MODES)
-def test_order_within_one_message(mode: str, deliveries: list[Delivery]) -> None:
+def test_order_within_one_message(mode: DeliveryMode, deliveries: list[Delivery]) -> None:
     """Per message: handle callbacks (handle order), then type callbacks, then "*"."""
     log: list[Any] = []
     r = Router()
@@ -205,7 +205,9 @@ def test_order_within_one_message(mode: str, deliveries: list[Delivery]) -> None
 
 
 @pytest.mark.parametrize("mode", ["thread", "poll"])
-def test_a_handle_closed_after_queueing_gets_nothing(mode: str, deliveries: list[Delivery]) -> None:
+def test_a_handle_closed_after_queueing_gets_nothing(
+    mode: DeliveryMode, deliveries: list[Delivery]
+) -> None:
     """A message queued for a handle is not passed to its callback once the routing
     snapshot no longer lists the handle as live (it was unsubscribed meanwhile)."""
     log: list[Any] = []
@@ -213,7 +215,7 @@ def test_a_handle_closed_after_queueing_gets_nothing(mode: str, deliveries: list
     class Source:
         routing = Routing(live=frozenset({1, 2}))
 
-    d = Delivery(Router(), mode=mode, routing=Source())  # type: ignore[arg-type]
+    d = Delivery(Router(), mode=mode, routing=Source())
     deliveries.append(d)
     msg = Msg("ticker", "MKT", 1)
     targets = (Target(1, None, tag(log, "kept")), Target(2, None, tag(log, "closed")))
@@ -225,7 +227,9 @@ def test_a_handle_closed_after_queueing_gets_nothing(mode: str, deliveries: list
 
 
 @pytest.mark.parametrize("mode", DELIVERY_MODES)
-def test_order_across_messages_is_arrival_order(mode: str, deliveries: list[Delivery]) -> None:
+def test_order_across_messages_is_arrival_order(
+    mode: DeliveryMode, deliveries: list[Delivery]
+) -> None:
     """Messages and events are delivered in the order they were handed over."""
     seen: list[Any] = []
     r = Router()
@@ -337,7 +341,9 @@ def test_poll_timeout_wakes_when_a_message_arrives(deliveries: list[Delivery]) -
 
 
 @pytest.mark.parametrize("mode", ["thread", "inline"])
-def test_poll_in_other_modes_raises_runtime_error(mode: str, deliveries: list[Delivery]) -> None:
+def test_poll_in_other_modes_raises_runtime_error(
+    mode: DeliveryMode, deliveries: list[Delivery]
+) -> None:
     """poll() is only for delivery="poll"; other modes raise RuntimeError."""
     d = make(deliveries, Router(), mode)
     with pytest.raises(RuntimeError):
@@ -410,7 +416,12 @@ def test_poll_holds_no_lock_of_ours_while_a_callback_runs(deliveries: list[Deliv
     first.start()
     assert inside.wait(WAIT)
     second_done = threading.Event()
-    second = threading.Thread(target=lambda: (d.poll(), second_done.set()), daemon=True)
+
+    def poll_then_signal() -> None:
+        d.poll()
+        second_done.set()
+
+    second = threading.Thread(target=poll_then_signal, daemon=True)
     second.start()
     assert not second_done.wait(0.05)  # waits for the owner, runs no callback meanwhile
     assert order == [0]
@@ -529,7 +540,7 @@ def test_put_event_is_not_bounded_by_max_queue(deliveries: list[Delivery]) -> No
 
 @pytest.mark.parametrize("mode", DELIVERY_MODES)
 def test_raising_callback_yields_callback_error_event(
-    mode: str, deliveries: list[Delivery]
+    mode: DeliveryMode, deliveries: list[Delivery]
 ) -> None:
     """A raising callback -> CallbackErrorEvent to the hook, "callback_error" and "*" handlers;
     delivery goes on with the next callbacks and messages."""
@@ -566,7 +577,7 @@ def test_raising_callback_yields_callback_error_event(
 
 @pytest.mark.parametrize("mode", DELIVERY_MODES)
 def test_raising_callback_error_handler_does_not_recurse(
-    mode: str, deliveries: list[Delivery]
+    mode: DeliveryMode, deliveries: list[Delivery]
 ) -> None:
     """A callback_error handler that raises is called once per error, never for its own."""
     handler_calls: list[Any] = []
@@ -635,7 +646,9 @@ def test_callback_error_event_delivered_directly_to_raising_handler(
 
 
 @pytest.mark.parametrize("mode", DELIVERY_MODES)
-def test_in_callback_true_only_inside_callbacks(mode: str, deliveries: list[Delivery]) -> None:
+def test_in_callback_true_only_inside_callbacks(
+    mode: DeliveryMode, deliveries: list[Delivery]
+) -> None:
     """in_callback() is True in callbacks, error handlers and the hook; False around them."""
     flags: list[tuple[str, bool]] = []
     r = Router()

@@ -41,6 +41,7 @@ def keypair() -> tuple[rsa.RSAPrivateKey, rsa.RSAPublicKey]:
     pem, public_key = generate_test_key()
     private_key = serialization.load_pem_private_key(pem, password=None)
     assert isinstance(private_key, rsa.RSAPrivateKey)
+    assert isinstance(public_key, rsa.RSAPublicKey)
     return private_key, public_key
 
 
@@ -49,7 +50,7 @@ def auth_headers(
     *,
     ts_ms: int | None = None,
     key_id: str = KEY_ID,
-    salt_length: int = padding.PSS.DIGEST_LENGTH,
+    salt_length: Any = padding.PSS.DIGEST_LENGTH,  # an int or one of PSS's length markers
 ) -> list[str]:
     ts = str(ts_ms if ts_ms is not None else int(time.time() * 1000))
     signature = private_key.sign(
@@ -257,6 +258,7 @@ def test_generate_test_key_is_pkcs1_and_fresh() -> None:
     pem2, _ = generate_test_key()
     assert pem1.startswith(b"-----BEGIN RSA PRIVATE KEY-----")
     assert pem1 != pem2
+    assert isinstance(pub1, rsa.RSAPublicKey)
     assert pub1.key_size == 2048
 
 

@@ -734,6 +734,7 @@ def test_legacy_cents_scale_exactly() -> None:
     """Legacy integer cents become exact dollar Decimals (8 -> 0.08, never 0.0800000001)."""
     msg = decode(LEGACY["snapshot_cents"])
     assert isinstance(msg, OrderbookSnapshot)
+    assert msg.yes is not None
     assert [str(p) for p, _ in msg.yes] == ["0.08", "0.22"]
 
 

@@ -276,7 +276,14 @@ def test_amend_and_decrease_validate_before_sending(
 ) -> None:
     """amend/decrease/cancel refuse bad arguments without a request."""
     with pytest.raises(TypeError):
-        rest.amend_order("o1", ticker=TICKER, action="buy", side="yes", price=0.5, count=1)
+        rest.amend_order(
+            "o1",
+            ticker=TICKER,
+            action="buy",
+            side="yes",
+            price=0.5,  # type: ignore[arg-type]  # the float is the misuse under test
+            count=1,
+        )
     with pytest.raises(ValueError, match="exactly one"):
         rest.decrease_order("o1")
     with pytest.raises(ValueError, match="exactly one"):

@@ -452,7 +452,12 @@ def snapshot_frame(ticker: str, seq: int, sid: int = 1, **msg: Any) -> bytes:
 
 
 def delta_frame(seq: int, sid: int = 1, **msg: Any) -> bytes:
-    body = {"market_ticker": T1, "price_dollars": "0.40", "delta_fp": "1.00", "side": "yes"}
+    body: dict[str, Any] = {
+        "market_ticker": T1,
+        "price_dollars": "0.40",
+        "delta_fp": "1.00",
+        "side": "yes",
+    }
     body.update(msg)
     return frame(
         type="orderbook_delta",

@@ -1012,6 +1012,7 @@ def test_decimals_are_exact(
         )
     )
     assert isinstance(msg, OrderbookSnapshot)
+    assert msg.yes is not None and msg.no is not None
     for (p, c), (want_p, want_c) in zip(msg.yes, prices, strict=True):
         assert isinstance(p, Decimal) and isinstance(c, Decimal)
         assert (str(p), str(c)) == (want_p, want_c)

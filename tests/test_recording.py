@@ -12,6 +12,7 @@ import pytest
 from _sim_helpers import SENTINEL, sync
 
 from kalshi_sync import KalshiClient, Trade
+from kalshi_sync.dispatch import DeliveryMode
 from kalshi_sync.recording import Recorder, RecordingError, iter_recording
 from kalshi_sync.testing import FakeKalshiServer, MarketSimulator
 
@@ -113,7 +114,7 @@ def _live_session(
 @pytest.mark.integration
 @pytest.mark.parametrize("delivery", ["thread", "inline", "poll"])
 def test_replayed_books_equal_the_live_ones(
-    server: FakeKalshiServer, private_pem: bytes, tmp_path: Path, delivery: str
+    server: FakeKalshiServer, private_pem: bytes, tmp_path: Path, delivery: DeliveryMode
 ) -> None:
     """record= captures every frame; replay() of the file through a fresh client rebuilds
     the same books and delivers the same messages in the same order, in every delivery

@@ -37,7 +37,12 @@ def test_snapshot_arriving_after_unsubscribe_builds_no_book(server, private_pem)
         sub = client.subscribe("orderbook_delta", [T1, T2], callback=hold_first_snapshot)
         assert first.wait(5)
         done = threading.Event()
-        unsub = threading.Thread(target=lambda: (sub.unsubscribe(timeout=5), done.set()))
+
+        def unsubscribe_then_signal() -> None:
+            sub.unsubscribe(timeout=5)
+            done.set()
+
+        unsub = threading.Thread(target=unsubscribe_then_signal)
         unsub.start()
         wait_for(lambda: sub.state == "closed", what="handle closed")
         wait_for(lambda: T1 not in client._books, what="T1 book dropped")

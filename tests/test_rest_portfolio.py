@@ -192,7 +192,7 @@ def test_orders_with_history(mock: responses.RequestsMock, rest: RestClient) -> 
         ("moved", False),
         ("old", True),
     ]
-    hist = [c for c in mock.calls if c.request.url.startswith(HIST_ORDERS)]
+    hist = [c for c in mock.calls if (c.request.url or "").startswith(HIST_ORDERS)]
     assert query_of(hist[0]) == {"ticker": TICKER, "limit": "1000"}
 
 
@@ -210,7 +210,7 @@ def test_orders_history_skipped_when_range_is_after_cutoff(
     pages(mock, ORDERS, "orders", [])
     mock.add(responses.GET, CUTOFF, json=CUTOFF_BODY)
     assert list(rest.get_orders(min_ts=CUT, include_historical=True)) == []
-    assert [c.request.url.split("?")[0] for c in mock.calls] == [ORDERS, CUTOFF]
+    assert [(c.request.url or "").split("?")[0] for c in mock.calls] == [ORDERS, CUTOFF]
 
 
 def test_history_refuses_filters_it_cannot_apply(rest: RestClient) -> None:
@@ -273,7 +273,7 @@ def test_fills_with_history(mock: responses.RequestsMock, rest: RestClient) -> N
     )
     got = list(rest.get_fills(order_id="ord-1", min_ts=CUT - 100, include_historical=True))
     assert [f.trade_id for f in got] == ["t3", "t1"]
-    hist = next(c for c in mock.calls if c.request.url.startswith(HIST_FILLS))
+    hist = next(c for c in mock.calls if (c.request.url or "").startswith(HIST_FILLS))
     assert query_of(hist) == {"min_ts": str(CUT - 100), "limit": "1000"}
 
 
@@ -284,7 +284,7 @@ def test_fills_before_the_cutoff_skip_the_live_endpoint(
     mock.add(responses.GET, CUTOFF, json=CUTOFF_BODY)
     pages(mock, HIST_FILLS, "fills", [wire_fill()])
     assert len(list(rest.get_fills(max_ts=CUT - 1, include_historical=True))) == 1
-    assert not any(c.request.url.startswith(FILLS) for c in mock.calls)
+    assert not any((c.request.url or "").startswith(FILLS) for c in mock.calls)
 
 
 def test_fills_after_the_cutoff_skip_history(
@@ -294,7 +294,7 @@ def test_fills_after_the_cutoff_skip_history(
     mock.add(responses.GET, CUTOFF, json=CUTOFF_BODY)
     pages(mock, FILLS, "fills", [wire_fill()])
     assert len(list(rest.get_fills(min_ts=CUT, include_historical=True))) == 1
-    assert not any(c.request.url.startswith(HIST_FILLS) for c in mock.calls)
+    assert not any((c.request.url or "").startswith(HIST_FILLS) for c in mock.calls)
 
 
 def test_historical_cutoff(mock: responses.RequestsMock, rest: RestClient) -> None:

@@ -469,7 +469,7 @@ def test_cancel_all(mock: responses.RequestsMock, rest: RestClient) -> None:
     """DELETE /portfolio/events/orders answers 204: None; subaccount passed; 5xx retried."""
     replies: list[Any] = [(500, JSON, "{}"), (204, {}, "")]
     mock.add_callback(responses.DELETE, ORDERS_URL, callback=lambda r: replies.pop(0))
-    assert rest.cancel_all_orders(subaccount=1) is None
+    assert rest.cancel_all_orders(subaccount=1) is None  # type: ignore[func-returns-value]
     assert query_of(mock.calls[1]) == {"subaccount": "1"}
 
 

@@ -170,7 +170,7 @@ def test_wss_verifies_the_chain_by_default(key_pair, private_pem):
     from kalshi_sync.testing import tls_context_pair
 
     server_ctx, _ = tls_context_pair()
-    srv = FakeKalshiServer(public_key=key_pair[1], ssl_context=server_ctx).start()  # type: ignore[arg-type]
+    srv = FakeKalshiServer(public_key=key_pair[1], ssl_context=server_ctx).start()
     lost: queue.Queue[Any] = queue.Queue()
     try:
         client = make_client(srv, private_pem)
@@ -196,7 +196,7 @@ def test_wss_verifies_the_hostname(key_pair, private_pem):
     ca.issue_cert("not-this-host.example").configure_cert(server_ctx)
     client_ctx = ssl.create_default_context()
     ca.configure_trust(client_ctx)
-    srv = FakeKalshiServer(public_key=key_pair[1], ssl_context=server_ctx).start()  # type: ignore[arg-type]
+    srv = FakeKalshiServer(public_key=key_pair[1], ssl_context=server_ctx).start()
     lost: queue.Queue[Any] = queue.Queue()
     try:
         client = make_client(srv, private_pem, ssl_context=client_ctx)

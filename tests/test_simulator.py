@@ -100,8 +100,13 @@ def test_client_sees_typed_traffic_and_the_same_book(
         assert book.best_yes_bid is not None
         assert last.yes_bid_size == book.yes[book.best_yes_bid]
     for trade in (m for m in got if isinstance(m, Trade) and m.trade_id != "sentinel-trade"):
-        assert trade.no_price is not None and trade.yes_price + trade.no_price == 1
-        assert trade.count > 0 and trade.taker_outcome_side in ("yes", "no")
+        assert trade.yes_price is not None and trade.no_price is not None
+        assert trade.yes_price + trade.no_price == 1
+        assert (
+            trade.count is not None
+            and trade.count > 0
+            and trade.taker_outcome_side in ("yes", "no")
+        )
     events = {m.event_type for m in got if isinstance(m, MarketLifecycle)}
     assert events <= {"close_date_updated", "deactivated", "activated"}
 

@@ -187,7 +187,7 @@ def test_connect_uses_the_given_socket_for_every_read_and_write() -> None:
         peer.sendall(answer() + frame(b"hello"))
         ws = websocket.WebSocket(skip_utf8_validation=True, enable_multithread=True)
         ws.connect(URL, header={"Sec-WebSocket-Key": KEY}, suppress_origin=True, socket=rec)
-        assert ws.sock is rec
+        assert ws.sock is rec  # type: ignore[comparison-overlap]  # our socket, not a socket
         read_request(peer)
         assert ws.recv_data_frame(True)[1].data == b"hello"
         ws.send("out")
@@ -376,7 +376,7 @@ def test_send_writes_one_masked_frame_under_the_library_lock(connected: Pair) ->
     several threads never interleave (the library path's sends rely on it)."""
     peer, ws, bs = connected
     held: list[bool] = []
-    raw = bs._sock
+    raw: socket.socket = bs._sock
 
     class Spy:  # stands in for the raw socket behind the BufferedSocket
         def send(self, data: bytes) -> int:
@@ -386,7 +386,7 @@ def test_send_writes_one_masked_frame_under_the_library_lock(connected: Pair) ->
         def __getattr__(self, name: str) -> Any:
             return getattr(raw, name)
 
-    bs._sock = Spy()  # type: ignore[assignment]
+    bs._sock = Spy()
     ws.send('{"id":1}')
     assert held == [True]
     written = drain(peer)

@@ -136,17 +136,17 @@ def test_misuse_from_many_threads_and_callbacks(server, private_pem, chaos_repor
         for i in range(8)
     ]
     kept = client.subscribe("orderbook_delta", MARKETS[:2])
-    for t in threads:
-        t.start()
+    for th in threads:
+        th.start()
     wait_for(lambda: ops[0] >= 150, timeout=30, what=lambda: f"150 operations ({ops[0]})")
     closers = [threading.Thread(target=client.close, name=f"test-close-{i}") for i in range(3)]
-    for t in closers:
-        t.start()
+    for th in closers:
+        th.start()
     client.close()  # close from several threads at once, and twice
     stop.set()
-    for t in threads + closers:
-        t.join(10)
-        assert not t.is_alive(), f"{t.name} is stuck"
+    for th in threads + closers:
+        th.join(10)
+        assert not th.is_alive(), f"{th.name} is stuck"
     assert not errors, errors[:5]
     alive = [t.name for t in threading.enumerate() if t.name.startswith("kalshi-sync")]
     assert alive == []

@@ -50,7 +50,7 @@ def test_slow_consumer_keeps_connection_books_and_memory(key_pair, private_pem, 
     """Callbacks slower than the stream: connection kept, memory bounded, overflow
     reported (queued modes), books correct, every frame delivered once or counted dropped."""
     srv = FakeKalshiServer(
-        public_key=key_pair[1],  # type: ignore[arg-type]
+        public_key=key_pair[1],
         ping_interval=0.2,
         pong_timeout=None if mode == "inline" else 2.0,
     ).start()

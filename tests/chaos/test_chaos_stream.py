@@ -246,7 +246,7 @@ class Scenario:
 
     def state(self) -> str:
         subs = self.server.subscriptions()
-        books = {}
+        books: dict[str, tuple[str, int | None] | None] = {}
         for t in MARKETS:
             try:
                 b = self.client.orderbook(t)

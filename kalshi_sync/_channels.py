@@ -16,6 +16,7 @@ The API other modules use (all immutable, built at import time)::
     BOOK_CHANNELS: frozenset[str]          channels whose messages maintain order books
     PRIVATE_CHANNELS: frozenset[str]       channels that need permission for the key
     ACCOUNT_CHANNELS: frozenset[str]       channels reporting the account's own activity
+    RECONCILED_CHANNELS: frozenset[str]    account channels without seq: read back over REST
     TERMINAL_ERROR_CODES: frozenset[int]   error codes after which the sid is gone
     ends_subscription(code) -> bool        terminal, or a code this version does not know
 
@@ -41,6 +42,7 @@ __all__ = [
     "KNOWN_ERROR_CODES",
     "MARKET_CHANNELS",
     "PRIVATE_CHANNELS",
+    "RECONCILED_CHANNELS",
     "SEQUENCED_TYPES",
     "TERMINAL_ERROR_CODES",
     "ChannelFacts",
@@ -181,6 +183,12 @@ MARKET_CHANNELS: frozenset[str] = frozenset(n for n, f in CHANNELS.items() if f.
 BOOK_CHANNELS: frozenset[str] = frozenset(n for n, f in CHANNELS.items() if f.books)
 PRIVATE_CHANNELS: frozenset[str] = frozenset(n for n, f in CHANNELS.items() if f.private)
 ACCOUNT_CHANNELS: frozenset[str] = frozenset(n for n, f in CHANNELS.items() if f.account)
+# Account channels with no seq (fill, user_orders, market_positions): a lost message leaves
+# no trace and nothing is replayed, so after a reconnect their state is read back over REST
+# (docs/protocol.md, 'Private channels').
+RECONCILED_CHANNELS: frozenset[str] = frozenset(
+    n for n, f in CHANNELS.items() if f.account and not f.sequenced
+)
 
 # Error codes after which the server has dropped the subscription and the client must
 # subscribe again (docs/protocol.md, 'Terminal errors'): 10 channel error, 25 buffer

@@ -20,6 +20,7 @@ from typing import IO, TYPE_CHECKING, Any, Literal, TypeVar
 from . import protocol
 from ._account_snapshots import AccountFilter, Positions, RestingOrders
 from ._account_sync import AccountSync
+from ._channels import BOOK_CHANNELS, CHANNELS
 from ._stats import ClientStats
 from .auth import Signer, credentials_from_env
 from .connection import Connection
@@ -286,9 +287,10 @@ class KalshiClient:
             raise TypeError(f"callback must be callable, got {callback!r}")
         self._check_open()
         markets = None if market_tickers is None else frozenset(_tickers(market_tickers))
-        if channel == "orderbook_delta":
-            if not markets:
-                raise ValueError("orderbook_delta needs at least one market ticker")
+        facts = CHANNELS.get(channel)
+        if facts is not None and facts.markets == "required" and not markets:
+            raise ValueError(f"{channel} needs at least one market ticker")
+        if channel in BOOK_CHANNELS:
             # Kalshi plans to flip this default: send it explicitly so prices never change
             # meaning under us (docs/protocol.md, 'Price conventions (use_yes_price)').
             params.setdefault("use_yes_price", False)
@@ -346,7 +348,7 @@ class KalshiClient:
         self._send(self._registry.snapshot(sub, tickers))
 
     def _drop_books(self, channel: str, tickers: Iterable[str]) -> None:
-        if channel != "orderbook_delta":
+        if channel not in BOOK_CHANNELS:
             return
         still = self._registry.markets_in_use(channel)
         self._books.remove([t for t in tickers if t not in still])

@@ -14,6 +14,7 @@ from kalshi_sync._channels import (
     KNOWN_ERROR_CODES,
     MARKET_CHANNELS,
     PRIVATE_CHANNELS,
+    RECONCILED_CHANNELS,
     SEQUENCED_TYPES,
     TERMINAL_ERROR_CODES,
     ChannelFacts,
@@ -93,6 +94,7 @@ def test_account_channels_are_the_unreplayed_own_activity() -> None:
     assert ACCOUNT_CHANNELS <= PRIVATE_CHANNELS
     for name in ("fill", "user_orders", "market_positions"):
         assert not CHANNELS[name].sequenced
+    assert {"fill", "user_orders", "market_positions"} == RECONCILED_CHANNELS
 
 
 def test_market_channels_are_those_taking_market_tickers() -> None:

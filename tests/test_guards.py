@@ -44,6 +44,7 @@ SANS_IO = frozenset(
         "kalshi_sync._routing",
         "kalshi_sync._stats",
         "kalshi_sync._ws_liveness",
+        "kalshi_sync._ws_refusal",
         "kalshi_sync.account",
         "kalshi_sync.environments",
         "kalshi_sync.errors",

@@ -18,6 +18,7 @@ from _helpers import wait_for
 
 from kalshi_sync import Orderbook, Trade
 from kalshi_sync._view import Screen, plain_line, render
+from kalshi_sync.cli import _markets_for
 from kalshi_sync.testing import FakeKalshiServer, MarketSimulator, generate_test_key
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -335,3 +336,15 @@ def test_watch_shows_server_to_callback_latency() -> None:
     match = re.search(r"latency p50 (\d+) ms p99 (\d+) ms", out)
     assert match, out
     assert 500 <= int(match.group(1)) <= int(match.group(2))
+
+
+def test_channels_subscribe_with_the_tickers_only_when_they_take_markets() -> None:
+    """The CLI passes its tickers to channels with a market filter, None to those without
+    one (lifecycle, order groups, index feeds), and the tickers to a channel it does not
+    know (the server decides)."""
+    tickers = ["A-1", "B-2"]
+    for channel in ("orderbook_delta", "ticker", "trade", "fill", "user_orders"):
+        assert _markets_for(channel, tickers) == tickers
+    for channel in ("market_lifecycle_v2", "communications", "order_group_updates", "pyth_value"):
+        assert _markets_for(channel, tickers) is None
+    assert _markets_for("some_future_channel", tickers) == tickers

@@ -161,16 +161,19 @@ class Pipeline:
     def on_tick(self, now: float) -> None:
         self._send(self._registry.expire(now))
         self._act(self.recovery.on_tick(self._clock()))
-        account = self._account
-        if account is not None:
-            # Recovered fills, orders and positions (REST results handed back by the
-            # worker thread), oldest first, through the same callbacks as live ones.
-            delivery = self._delivery
-            for item, targets in account.on_tick(self._clock()):
-                if isinstance(item, Event):
-                    delivery.put_event(item)
-                else:
-                    delivery.put(item, targets)
+        if self._account is not None:
+            self._account_tick()
+
+    def _account_tick(self) -> None:
+        """Recovered fills, orders and positions (REST results handed back by the worker
+        thread), oldest first, through the same callbacks as live ones; due reads start."""
+        assert self._account is not None
+        delivery = self._delivery
+        for item, targets in self._account.on_tick(self._clock()):
+            if isinstance(item, Event):
+                delivery.put_event(item)
+            else:
+                delivery.put(item, targets)
 
     # -- frames -----------------------------------------------------------------------------
 
@@ -308,6 +311,8 @@ class Pipeline:
         cmd_id = msg.id if isinstance(msg, ServerError) else None
         answers = cmd_id is not None and registry.is_pending(cmd_id)
         self._send(registry.on_reply(msg))
+        if msg.type == "subscribed" and self._account is not None:
+            self._account_tick()  # a private channel may be up: its round starts now
         if msg.type == "unsubscribed" and sid is not None:
             self._seq.forget(sid)
         elif isinstance(msg, ServerError):

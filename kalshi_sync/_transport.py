@@ -98,6 +98,11 @@ def close_args(data: bytes) -> tuple[int | None, str | None]:
 class FastSession:
     """One connection on the fast path: :meth:`open`, then :meth:`step` until it is False.
 
+    It carries every frame of the connection in both directions: every read, and every
+    outgoing frame -- the upgrade request, commands from the outbox and from the network
+    thread's own callbacks, the pongs websocket-client writes while reading, the close --
+    is written from here, on the thread that steps it, never from another.
+
     The loop is a method called once per turn, so a test can drive a connection over a
     ``socket.socketpair()`` from its own thread (tests/test_connection_unit.py); the
     network thread runs ``while session.step(): pass``. A turn serves every frame already

@@ -424,6 +424,7 @@ class Connection:
             self._sock_in_progress = None
             self._net_send = send
         self.connected = True
+        log.info("connected to %s (connection %d, %s read path)", self.url, gen, self.transport)
         self._on_connected(gen)
         return True
 
@@ -440,10 +441,21 @@ class Connection:
         """Report how connection ``gen`` ended; returns what _attempt returns."""
         if outcome.refused is not None and outcome.refused[0] in (401, 403):
             status, body = outcome.refused
+            fatal = refusal_error(status, body)
+            log.error("%s", fatal)  # the message holds no key material (tests/test_security)
             # The owner reports the final disconnect itself.
-            self._safe_fatal(refusal_error(status, body))
+            self._safe_fatal(fatal)
             return "fatal"
         if outcome.opened:
+            if not self._stop.is_set():
+                log.info(
+                    "connection %d to %s ended: code=%s reason=%r error=%r",
+                    gen,
+                    self.url,
+                    outcome.code,
+                    outcome.reason,
+                    outcome.error,
+                )
             self._disconnected(DisconnectInfo(gen, outcome.code, outcome.reason, outcome.error))
             return "opened"
         if not self._stop.is_set():

@@ -49,6 +49,11 @@ class KalshiClient:
 
     Thread safety: every public method may be called from any thread, including from
     inside a callback (where ``subscribe()`` and friends never block).
+
+    ``transport``: the read path. "auto" (default) is the fast path, or -- when the check of
+    websocket-client's internals at import failed -- websocket-client's own read loop, with
+    one logged warning; "library" forces that slower loop; "fast" raises ValueError when
+    the check failed (README "Performance"; docs/transport.md, 'Two read paths').
     """
 
     def __init__(

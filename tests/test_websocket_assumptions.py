@@ -525,3 +525,28 @@ def test_run_forever_reports_a_masked_frame_through_on_error() -> None:
     finally:
         peer.close()
         mine.close()
+
+
+def test_ping_writes_one_ping_frame(connected: Pair) -> None:
+    """``ping()`` writes one masked ping frame under the send lock (the library path's
+    watchdog pings an idle server so that its pong wakes the network thread)."""
+    peer, ws, _ = connected
+    ws.ping()
+    assert client_frames(drain(peer)) == [(PING, b"")]
+
+
+def test_run_forever_calls_on_pong_for_a_pong() -> None:
+    """A pong from the server reaches ``on_pong`` on the reader thread (the library path's
+    tick runs there when the watchdog's ping is answered)."""
+    peer, mine = socket.socketpair()
+    peer.settimeout(5)
+    mine.settimeout(5)
+    events: list[tuple[str, Any]] = []
+    try:
+        peer.sendall(answer() + frame(b"", PONG) + frame(struct.pack("!H", 1000), CLOSE))
+        app = app_over(mine, events, on_pong=lambda app, data: events.append(("on_pong", data)))
+        app.run_forever(skip_utf8_validation=True, suppress_origin=True)
+        assert ("on_pong", b"") in events
+    finally:
+        peer.close()
+        mine.close()

@@ -17,9 +17,10 @@ have one writer. A failed read is retried with backoff by the scheduler while ma
 flows on.
 
 When a round runs. A round starts when a private channel's subscription comes up (a new sid
-for it in the registry's routing snapshot, seen on a tick): the first subscription makes the
-views "live" from a REST read; after a reconnect, the resubscription does it again, and then
-the fills of the blind window are read too (or, once at start, those since ``recover_since``).
+for it in the registry's routing snapshot, looked for on every tick and right after every
+``subscribed`` reply): the first subscription makes the views "live" from a REST read;
+after a reconnect, the resubscription does it again, and then the fills of the blind window
+are read too (or, once at start, those since ``recover_since``).
 """
 
 from __future__ import annotations

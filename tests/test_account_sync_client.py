@@ -92,9 +92,11 @@ class Bot:
         self.client.close()
         self.rest.close()
 
-    def fill_ids(self) -> list[str | None]:
+    def fill_ids(self) -> list[str]:
         with self.lock:
-            return [f.trade_id for f in self.fills]
+            ids = [f.trade_id for f in self.fills]
+        assert None not in ids, "a fill was delivered without its trade_id"
+        return [i for i in ids if i is not None]
 
 
 @pytest.fixture

@@ -151,7 +151,12 @@ class Scenario:
             self.cross()
             server.drop_connections()
         elif kind == "fill_while_down":
-            self.blind(lambda: [self.cross() for _ in range(self.rng.randrange(1, 4))])
+
+            def cross_some() -> None:
+                for _ in range(self.rng.randrange(1, 4)):
+                    self.cross()
+
+            self.blind(cross_some)
         elif kind == "restart":
             self.cross()
             server.restart()
@@ -244,7 +249,7 @@ def test_trading_bot_under_random_faults_keeps_an_exact_ledger(
     thread left at the end."""
     print(f"CHAOS SEED={SEED}")
     before = set(threading.enumerate())
-    server = FakeKalshiServer(public_key=key_pair[1], rest=True, ping_interval=0.5)  # type: ignore[arg-type]
+    server = FakeKalshiServer(public_key=key_pair[1], rest=True, ping_interval=0.5)
     server.start()
     t0 = time.monotonic()
     try:

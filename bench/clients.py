@@ -105,7 +105,7 @@ class Probe:
 
 
 def busy_loop(stop: threading.Event) -> None:
-    """A CPU-bound pure-Python 'strategy' thread (TRANSPORT.md §5.5)."""
+    """A CPU-bound pure-Python 'strategy' thread (docs/transport.md, 'The GIL')."""
     x = 0
     while not stop.is_set():
         for i in range(1000):
@@ -257,7 +257,7 @@ def run_kalshisdk(url: str, probe: Probe, keyfile: str) -> Callable[[], dict[str
         stop["task"] = asyncio.current_task()
         async with ws.connect() as session:
             # maxsize: the default 1000-deep queue tears the session down in a burst
-            # (PEERS.md A2 trap 2); a deep queue measures the decoder, not that policy.
+            # and ends the stream); a deep queue measures the decoder, not that policy.
             stream = await session.subscribe_orderbook_delta(tickers=[TICKER], maxsize=1 << 20)
             async for msg in stream:
                 if msg.type == "orderbook_delta":

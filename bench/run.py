@@ -9,7 +9,8 @@ One command (from the repository root, with the project installed, e.g. ``pip in
 The peer venvs (``$BENCH_VENVS``, default ``/tmp``) are created on first use with pip from the
 configured registry: ``bench-pykalshi`` (pykalshi 2.0.0) and ``bench-kalshisdk`` (kalshi-sdk
 22.4.0; it requires Python >= 3.12, so on an older interpreter its wheel is unpacked and put on
-``PYTHONPATH`` with its dependencies installed in the venv, as PEERS.md §5 describes).
+``PYTHONPATH`` with its dependencies installed in the venv: its code imports and runs on 3.11,
+which is enough for a benchmark though not a supported install).
 
 Every measurement is a separate client process (``bench/clients.py``) against a loopback
 server process (``bench/server.py``) that writes pre-encoded frames; variants are

@@ -1,7 +1,7 @@
 """Kalshi WebSocket wire vocabulary for the fake server: channels, seq rules, errors.
 
-Pure data and tiny helpers shared by the session and the server; see PROTOCOL.md §3.1
-(message types per channel), §5 (error codes) and §7 (which messages carry seq).
+Pure data and tiny helpers shared by the session and the server; see docs/protocol.md,
+'Channels' (message types per channel), 'Error codes' and 'Which messages are sequenced'.
 """
 
 from __future__ import annotations
@@ -92,7 +92,7 @@ ERROR_MESSAGES: dict[int, str] = {
 
 
 def is_sequenced_type(msg_type: str) -> bool:
-    """Whether frames of this ``type`` carry a per-sid ``seq`` (PROTOCOL.md §7)."""
+    """Whether frames of this ``type`` carry a per-sid ``seq`` (docs/protocol.md, 'Which messages are sequenced')."""
     return msg_type in _SEQUENCED_TYPES or msg_type.startswith(("rfq_", "quote_"))
 
 

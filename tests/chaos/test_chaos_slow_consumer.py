@@ -5,7 +5,7 @@ thousand deltas a second), then they become fast again and the test checks what 
 The phase lasts ``KALSHI_SYNC_SLOW_CONSUMER_SECONDS`` if set, else 30 s with
 ``KALSHI_SYNC_LONG=1``, else 5 s (the CI default: three modes must fit the CI budget).
 
-Expected, per mode (DESIGN.md §2 threading contract):
+Expected, per mode (the README's threading contract, 'Threads and callbacks'):
 * ``thread`` / ``poll``: the network thread keeps reading (the server's 2 s pong timeout is
   never hit), the bounded queue overflows, drops are counted and an ``overflow`` event is
   delivered; queue depth never exceeds ``max_queue`` (plus the rescued lifecycle events).

@@ -3,7 +3,8 @@
 The ``websockets`` asyncio server (compression off) does the upgrade and answers
 ``subscribe`` with ``subscribed`` (echoing ``id``, ``sid`` 1) followed by one
 ``orderbook_snapshot``; then it streams ``orderbook_delta`` frames for one market by writing
-**pre-built WebSocket frames straight to the transport** (docs/transport.md, 'Measurements behind the fast path'):
+**pre-built WebSocket frames straight to the transport** (docs/transport.md, 'Measurements
+behind the fast path'):
 
 * ``--mode blast``: all ``--n`` frames are encoded before the first write and written in
   1 MiB slices (flow control: wait while the kernel-side write buffer holds > 8 MiB);

@@ -92,7 +92,10 @@ ERROR_MESSAGES: dict[int, str] = {
 
 
 def is_sequenced_type(msg_type: str) -> bool:
-    """Whether frames of this ``type`` carry a per-sid ``seq`` (docs/protocol.md, 'Which messages are sequenced')."""
+    """Whether frames of this ``type`` carry a per-sid ``seq``.
+
+    See docs/protocol.md, 'Which messages are sequenced'.
+    """
     return msg_type in _SEQUENCED_TYPES or msg_type.startswith(("rfq_", "quote_"))
 
 

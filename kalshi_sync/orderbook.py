@@ -5,8 +5,8 @@ Thread-safety: :class:`Orderbook` is immutable and safe to share between threads
 has one writer (the network thread calls the mutating methods) and any number of readers
 (``get()``, ``tickers()``, ``state()`` from any thread), serialised by one lock that is held
 only to mutate or to copy and never while user code runs. Nothing here does I/O or starts a
-thread. Prices are Decimal dollars and counts Decimal contracts (docs/protocol.md, 'Fixed-
-point values'); floats never enter.
+thread. Prices are Decimal dollars and counts Decimal contracts (docs/protocol.md,
+'Fixed-point values'); floats never enter.
 """
 
 from __future__ import annotations

@@ -91,7 +91,7 @@ def test_forget_and_reset() -> None:
     assert tracker.gaps == 1
 
 
-# --- control replies: they take a number too (docs/protocol.md, 'sid and seq') -----------
+# --- control replies: they take a number too (docs/protocol.md, 'Control replies and seq')
 
 
 def test_control_reply_consumes_a_number() -> None:

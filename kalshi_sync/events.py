@@ -38,8 +38,10 @@ class Event:
 @attrs.frozen(kw_only=True)
 class ConnectedEvent(Event):
     """A connection is up (``reconnect``: not the first one). ``downtime``: seconds since the
-    previous connection dropped -- private channels (fills, orders, positions) may have
-    missed messages in that window; reconcile them over REST."""
+    previous connection dropped -- the window private channels (fills, orders, positions)
+    were blind. With recovery on (the default when a private channel is subscribed), the
+    client reads that window back over REST and delivers what was missed; see
+    :class:`RecoveredEvent`. With ``rest=False`` it is yours to reconcile."""
 
     type: str = "connected"
     generation: int = 0

@@ -21,14 +21,16 @@ from ._transport import TICK, Outcome, Send
 from ._ws import STATUS_PROTOCOL_ERROR, ConnectionClosedError, WebSocketApp, refuse_masked_frames
 from ._ws_liveness import Liveness, StaleConnectionError
 
-__all__ = ["IDLE_PING", "LibrarySession"]
+__all__ = ["IDLE_PING", "PING_PATIENCE", "LibrarySession"]
 
 log = logging.getLogger("kalshi_sync.transport")
 
-# The network thread runs only when a frame arrives, so after this long without one the
-# watchdog pings the server; its pong brings the thread round to run the tick (command
-# and snapshot deadlines). Pongs do not count as liveness.
-IDLE_PING = 1.0
+# The network thread runs only when a frame arrives, so once its tick is this overdue the
+# watchdog pings the server; the pong brings the thread round to run the tick (command,
+# snapshot and recovery deadlines) about as often as on the fast path. Pongs do not count
+# as liveness. An unanswered ping is repeated only after PING_PATIENCE.
+IDLE_PING = TICK
+PING_PATIENCE = 1.0
 
 
 class LibrarySession:
@@ -36,10 +38,10 @@ class LibrarySession:
 
     :meth:`run` blocks the network thread for the connection's life. The library reads
     every frame and calls back on that thread; it offers no hook while nothing arrives, so
-    a watchdog thread (``kalshi-sync-ws-watch``, one per connection) checks liveness each
-    tick, ends a dead connection by shutting the socket down (the reader wakes and tears
-    down), and pings the server after :data:`IDLE_PING` without a frame so that the pong
-    brings the network thread round to run ``on_tick``.
+    a watchdog thread (``kalshi-sync-ws-watch``, one per connection) checks liveness twice
+    a tick, ends a dead connection by shutting the socket down (the reader wakes and tears
+    down), and pings the server once the network thread's tick is :data:`IDLE_PING`
+    overdue, so that the pong brings that thread round to run ``on_tick``.
 
     Sends (docs/transport.md, 'The library path'): the network thread writes directly;
     another thread's command is appended to the outbox and :meth:`wake` writes the outbox
@@ -84,6 +86,8 @@ class LibrarySession:
         self._over = threading.Event()
         self._watch: threading.Thread | None = None
         self._next_tick = 0.0
+        self._ticked_at = 0.0  # monotonic time the network thread last ran the tick
+        self._answered = True  # no ping of the watchdog's is waiting for its pong
 
     def run(self) -> Outcome:
         """The whole connection, on the calling thread; returns how it ended."""
@@ -150,6 +154,7 @@ class LibrarySession:
         now = self._monotonic()
         self._liveness.start(now, self.frames)
         self._next_tick = now + TICK
+        self._ticked_at = now
         self._watch = threading.Thread(
             target=self._watchdog, name="kalshi-sync-ws-watch", daemon=True
         )
@@ -171,6 +176,7 @@ class LibrarySession:
         self._maybe_tick()
 
     def _pong(self, app: Any, data: bytes) -> None:
+        self._answered = True
         self._maybe_tick()
 
     def _error(self, app: Any, exc: BaseException) -> None:
@@ -193,22 +199,25 @@ class LibrarySession:
         now = self._monotonic()
         if now >= self._next_tick:
             self._next_tick = now + TICK
+            self._ticked_at = now
             self._on_tick(now)
 
     def _watchdog(self) -> None:
         over = self._over
         last_ping = 0.0
-        while not over.wait(TICK):
+        # Twice a tick, so that a ping goes out soon after the network thread's tick is due.
+        while not over.wait(TICK / 2):
             now = self._monotonic()
             dead = self._liveness.check(now, self.frames)
             if dead is not None:
                 self._dead = dead
                 self.interrupt()
                 return
-            # The network thread's tick is overdue: a pong brings it round.
-            idle = now - (self._next_tick - TICK)
-            if idle >= IDLE_PING and now - last_ping >= IDLE_PING:
+            if now - self._ticked_at < IDLE_PING:
+                continue
+            if self._answered or now - last_ping >= PING_PATIENCE:
                 last_ping = now
+                self._answered = False
                 ws = self._ws
                 if ws is not None:
                     with contextlib.suppress(Exception):

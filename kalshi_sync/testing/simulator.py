@@ -265,6 +265,12 @@ class MarketSimulator:
         else:
             side, yes_price, have = "ask", by, book.yes[by]
         size = min(have, Decimal(self._size()))
+        if len(book.no if side == "bid" else book.yes) <= _MIN_LEVELS:
+            # A thin side keeps its best level (one contract of it at least): the book a
+            # demo or a GUI shows stays at least _MIN_LEVELS deep once built.
+            size = min(size, have - 1)
+            if size <= 0:
+                return
         order = self._server.submit_order(
             m.ticker, side, yes_price, size, time_in_force="immediate_or_cancel"
         )

@@ -42,7 +42,8 @@ class Bot:
             url=server.url,
             backoff_initial=0.01,
             backoff_max=0.05,
-            stale_timeout=5.0,
+            # The fake never pings here: a short stale_timeout would race the retry rounds.
+            stale_timeout=60.0,
             **kw,
         )
         self.fills: list[ks.Fill] = []

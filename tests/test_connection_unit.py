@@ -20,6 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from _frames import frame
 
 from kalshi_sync._bufsock import MaskedFrameError
 from kalshi_sync._transport import FastSession
@@ -33,21 +34,6 @@ TEXT, BINARY, CONT, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
 KEY = "dGhlIHNhbXBsZSBub25jZQ=="
 GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 STALE = 10.0
-
-
-def frame(payload: bytes, opcode: int = TEXT, *, fin: bool = True, mask: bytes = b"") -> bytes:
-    head = bytes([(0x80 if fin else 0) | opcode])
-    bit = 0x80 if mask else 0
-    n = len(payload)
-    if n < 126:
-        head += bytes([bit | n])
-    elif n < 1 << 16:
-        head += bytes([bit | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([bit | 127]) + struct.pack("!Q", n)
-    if mask:
-        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return head + mask + payload
 
 
 def client_frames(data: bytes) -> list[tuple[int, bytes]]:

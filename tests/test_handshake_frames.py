@@ -23,6 +23,7 @@ from typing import Any
 
 import pytest
 import websocket
+from _frames import frame
 from _helpers import events
 
 import kalshi_sync as ks
@@ -46,22 +47,6 @@ GUID = "258EAFA5-E914-47DA-95CA-C5AB0DC85B11"
 KEY_ID = "raw-key"
 
 Step = bytes | threading.Event
-
-
-def frame(payload: bytes, opcode: int = TEXT, *, fin: bool = True, mask: bytes = b"") -> bytes:
-    """One WebSocket frame, masked with ``mask`` if given."""
-    head = bytes([(0x80 if fin else 0) | opcode])
-    bit = 0x80 if mask else 0
-    n = len(payload)
-    if n < 126:
-        head += bytes([bit | n])
-    elif n < 1 << 16:
-        head += bytes([bit | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([bit | 127]) + struct.pack("!Q", n)
-    if mask:
-        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return head + mask + payload
 
 
 def close_code(client_bytes: bytes) -> int | None:

@@ -27,6 +27,7 @@ from typing import Any
 
 import pytest
 import websocket
+from _frames import frame
 
 from kalshi_sync._bufsock import BufferedSocket, MaskedFrameError
 from kalshi_sync._transport_probe import PROBE
@@ -39,22 +40,6 @@ URL = "ws://kalshi.invalid/trade-api/ws/v2"
 # What BufferedSocket forwards (its docstring says why each is needed).
 FORWARDED = {"recv", "send", "gettimeout", "settimeout", "fileno", "shutdown", "close", "_closed"}
 PACKAGE = Path(__file__).resolve().parents[1] / "kalshi_sync"
-
-
-def frame(payload: bytes, opcode: int = TEXT, *, fin: bool = True, mask: bytes = b"") -> bytes:
-    """One WebSocket frame with the shortest length encoding (masked if ``mask`` is set)."""
-    head = bytes([(0x80 if fin else 0) | opcode])
-    bit = 0x80 if mask else 0
-    n = len(payload)
-    if n < 126:
-        head += bytes([bit | n])
-    elif n < 1 << 16:
-        head += bytes([bit | 126]) + struct.pack("!H", n)
-    else:
-        head += bytes([bit | 127]) + struct.pack("!Q", n)
-    if mask:
-        payload = bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
-    return head + mask + payload
 
 
 def answer(key: str = KEY) -> bytes:

@@ -20,6 +20,7 @@ from types import ModuleType
 from typing import Any
 
 import pytest
+from _helpers import book_equals_server, wait_for
 
 from kalshi_sync.testing import SimulatedExchange
 
@@ -107,7 +108,13 @@ def test_viewer_shows_a_live_book(display: str) -> None:
 
             def check() -> None:
                 # Runs inside the Tk loop after ~3 s: read the widgets as they are drawn.
+                # The market is frozen first, and the client's book caught up with the
+                # server's, so the tables and the book compared below describe one moment
+                # (the network thread keeps updating books between two reads otherwise).
                 try:
+                    exchange.simulator.stop()
+                    ticker = viewer.market.get()
+                    wait_for(lambda: book_equals_server(client, exchange.server, ticker))
                     viewer.refresh()
                     root.update()
                     seen["status"] = str(viewer.status.cget("text"))

@@ -14,6 +14,10 @@ Every handler touches one field of the parsed message. Throughput is (N - 1) / (
 the N-th delta - time of the first delta), measured inside the handler; CPU is
 ``getrusage(RUSAGE_SELF)`` over the same span. ``--latency`` reads the server's
 ``monotonic_ns`` stamp from ``client_order_id`` and records now - stamp per message.
+``--tls CA`` connects over ``wss://`` and verifies the server against the CA file through each
+client's normal TLS path: the peers and the ceiling use their default context, which reads
+``SSL_CERT_FILE`` (set to the CA by ``bench/run.py``); kalshi_sync gets
+``ssl_context=ssl.create_default_context(cafile=CA)``.
 Prints one JSON object on the last line of stdout.
 """
 
@@ -157,12 +161,15 @@ def run_raw(url: str, probe: Probe, parse: bool) -> Callable[[], dict[str, Any]]
     return lambda: (app.close(), {})[1]
 
 
-def run_ks(url: str, probe: Probe, mode: str) -> Callable[[], dict[str, Any]]:
+def run_ks(url: str, probe: Probe, mode: str, ca: str | None) -> Callable[[], dict[str, Any]]:
+    import ssl
+
     import kalshi_sync as ks
     from kalshi_sync.testing import generate_test_key
 
     pem, _ = generate_test_key()
-    client = ks.KalshiClient("bench", pem, url=url, delivery=mode)
+    ctx = ssl.create_default_context(cafile=ca) if ca else None
+    client = ks.KalshiClient("bench", pem, url=url, delivery=mode, ssl_context=ctx)
     hit = probe.hit
     latency = probe.latency
 
@@ -215,7 +222,7 @@ def run_pykalshi(url: str, probe: Probe, keyfile: str) -> Callable[[], dict[str,
     from pykalshi.feed import OrderbookDeltaMessage
 
     logging.getLogger("pykalshi").setLevel(logging.ERROR)
-    base = url.replace("ws://", "http://").replace("/trade-api/ws/v2", "/trade-api/v2")
+    base = url.replace("ws", "http", 1).replace("/trade-api/ws/v2", "/trade-api/v2")
     client = KalshiClient(api_key_id="bench", private_key_path=keyfile, api_base=base)
     feed = client.feed()
     feed._ws_url = url
@@ -297,10 +304,12 @@ def main() -> None:
     ap.add_argument("--busy", action="store_true", help="run a CPU-bound Python thread")
     ap.add_argument("--switch", type=float, default=None, help="sys.setswitchinterval")
     ap.add_argument("--keyfile", default="")
+    ap.add_argument("--tls", default=None, metavar="CA", help="wss://, verified against CA")
     args = ap.parse_args()
     if args.switch:
         sys.setswitchinterval(args.switch)
-    url = f"ws://127.0.0.1:{args.port}/trade-api/ws/v2"
+    scheme = "wss" if args.tls else "ws"
+    url = f"{scheme}://127.0.0.1:{args.port}/trade-api/ws/v2"
     probe = Probe(args.n, args.latency, args.window, args.rss_every)
     busy_stop = threading.Event()
     if args.busy:
@@ -310,7 +319,7 @@ def main() -> None:
     if v in ("raw", "raw_json"):
         finish = run_raw(url, probe, parse=v == "raw_json")
     elif v.startswith("ks_"):
-        finish = run_ks(url, probe, v[3:])
+        finish = run_ks(url, probe, v[3:], args.tls)
     elif v == "pykalshi":
         finish = run_pykalshi(url, probe, args.keyfile)
     elif v == "kalshisdk":
@@ -319,7 +328,13 @@ def main() -> None:
         raise SystemExit(f"unknown variant {v}")
     probe.done.wait(args.timeout)
     busy_stop.set()
-    out = {"variant": v, "n": args.n, "rss_start": rss_start, "rss_end": rss_bytes()}
+    out = {
+        "variant": v,
+        "tls": bool(args.tls),
+        "n": args.n,
+        "rss_start": rss_start,
+        "rss_end": rss_bytes(),
+    }
     out.update(probe.result())
     try:
         out.update(finish())

@@ -14,8 +14,10 @@ which is enough for a benchmark though not a supported install).
 
 Every measurement is a separate client process (``bench/clients.py``) against a loopback
 server process (``bench/server.py``) that writes pre-encoded frames; variants are
-interleaved A B C A B C over the repetitions and medians are reported. Results: a markdown
-table on stdout and ``bench/results/<timestamp>.json``.
+interleaved A B C A B C over the repetitions and medians are reported. Each variant runs over
+plain ``ws://`` and over ``wss://`` (a second server process with a certificate from a
+throwaway trustme CA, which every client verifies), interleaved too: A/ws A/wss B/ws B/wss ...
+Results: a markdown table on stdout and ``bench/results/<timestamp>.json``.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ VENVS = Path(os.environ.get("BENCH_VENVS", "/tmp"))
 PYKALSHI_VENV = VENVS / "bench-pykalshi"
 KSDK_VENV = VENVS / "bench-kalshisdk"
 KSDK_WHEEL_DIR = KSDK_VENV / "wheel"
+SCHEMES = ("ws", "wss")
 KSDK_DEPS = [
     "cryptography>=43,<51",
     "httpx>=0.27,<1",
@@ -153,6 +156,19 @@ def setup(force: bool = False) -> dict[str, Any]:
     return info
 
 
+def make_tls() -> tuple[str, str]:
+    """(CA file, server chain+key file): a throwaway trustme CA, made once per results dir."""
+    ca_file = RESULTS / "bench_ca.pem"
+    server_file = RESULTS / "bench_server.pem"
+    if not (ca_file.exists() and server_file.exists()):
+        import trustme
+
+        ca = trustme.CA()
+        ca.cert_pem.write_to_path(str(ca_file))
+        ca.issue_cert("127.0.0.1").private_key_and_cert_chain_pem.write_to_path(str(server_file))
+    return str(ca_file), str(server_file)
+
+
 def make_key() -> str:
     path = RESULTS / "bench_key.pem"
     if not path.exists():
@@ -174,9 +190,12 @@ def make_key() -> str:
 
 
 class Server:
-    def __init__(self, *args: str) -> None:
+    def __init__(self, *args: str, cert: str | None = None) -> None:
+        tls = ["--cert", cert] if cert else []
         self.proc = subprocess.Popen(
-            [sys.executable, str(HERE / "server.py"), *args], stdout=subprocess.PIPE, text=True
+            [sys.executable, str(HERE / "server.py"), *args, *tls],
+            stdout=subprocess.PIPE,
+            text=True,
         )
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
@@ -194,10 +213,42 @@ class Server:
             self.proc.wait()
 
 
+class Servers:
+    """One server process per scheme, same arguments: ``servers["wss"].port``."""
+
+    def __init__(self, tls: tuple[str, str], *args: str, schemes: tuple[str, ...] = SCHEMES):
+        self.ca = tls[0]
+        self.by_scheme: dict[str, Server] = {}
+        try:
+            for scheme in schemes:
+                self.by_scheme[scheme] = Server(*args, cert=tls[1] if scheme == "wss" else None)
+        except BaseException:
+            self.close()
+            raise
+
+    def client_args(self, scheme: str) -> tuple[int, str | None]:
+        """(port, CA file or None) for a client of ``scheme``."""
+        return self.by_scheme[scheme].port, self.ca if scheme == "wss" else None
+
+    def close(self) -> None:
+        for server in self.by_scheme.values():
+            server.close()
+
+
 def run_client(
-    variant: str, port: int, peers: dict[str, Any], key: str, *extra: str, timeout: float = 120.0
+    variant: str,
+    port: int,
+    peers: dict[str, Any],
+    key: str,
+    *extra: str,
+    timeout: float = 120.0,
+    ca: str | None = None,
 ) -> dict[str, Any]:
     env = dict(os.environ)
+    if ca:
+        # The peers and websocket-client verify through their default SSL context, which
+        # reads SSL_CERT_FILE; kalshi_sync gets an ssl_context built from --tls.
+        env["SSL_CERT_FILE"] = ca
     python = sys.executable
     if variant in peers:
         peer = peers[variant]
@@ -217,6 +268,7 @@ def run_client(
         "--timeout",
         str(timeout),
         *extra,
+        *(["--tls", ca] if ca else []),
     ]
     try:
         proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout + 30, env=env)
@@ -231,22 +283,34 @@ def run_client(
 # -- scenarios ------------------------------------------------------------------------------
 
 
+Runs = dict[str, dict[str, list[dict[str, Any]]]]  # scheme -> variant -> runs
+
+
 def throughput(
-    variants: list[str], reps: int, n: int, peers: dict[str, Any], key: str
-) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
-    server = Server("--mode", "blast", "--n", str(n))
+    variants: list[str],
+    reps: int,
+    n: int,
+    peers: dict[str, Any],
+    key: str,
+    tls: tuple[str, str],
+    schemes: tuple[str, ...] = SCHEMES,
+) -> Runs:
+    out: Runs = {s: {v: [] for v in variants} for s in schemes}
+    servers = Servers(tls, "--mode", "blast", "--n", str(n), schemes=schemes)
     try:
         for rep in range(reps):
             for v in variants:
-                r = run_client(v, server.port, peers, key, "--n", str(n))
-                out[v].append(r)
-                log(
-                    f"throughput rep {rep + 1}/{reps} {v:10s} "
-                    f"{r.get('msgs_per_s', 0):>10,.0f} msg/s {r.get('error', '')[:200]}"
-                )
+                for scheme in schemes:
+                    port, ca = servers.client_args(scheme)
+                    r = run_client(v, port, peers, key, "--n", str(n), ca=ca)
+                    out[scheme][v].append(r)
+                    log(
+                        f"throughput rep {rep + 1}/{reps} {v:10s} {scheme:3s} "
+                        f"{r.get('msgs_per_s', 0):>10,.0f} msg/s "
+                        f"{r.get('cpu_us_per_msg', 0):6.2f} us CPU {r.get('error', '')[:200]}"
+                    )
     finally:
-        server.close()
+        servers.close()
     return out
 
 
@@ -257,63 +321,82 @@ def latency(
     seconds: float,
     peers: dict[str, Any],
     key: str,
+    tls: tuple[str, str],
     *extra: str,
-) -> dict[str, list[dict[str, Any]]]:
-    out: dict[str, list[dict[str, Any]]] = {v: [] for v in variants}
+    schemes: tuple[str, ...] = SCHEMES,
+) -> Runs:
+    out: Runs = {s: {v: [] for v in variants} for s in schemes}
     n = int(rate * seconds)
-    server = Server("--mode", "rate", "--rate", str(rate), "--n", str(n))
+    servers = Servers(tls, "--mode", "rate", "--rate", str(rate), "--n", str(n), schemes=schemes)
     try:
         for rep in range(reps):
             for v in variants:
-                r = run_client(
-                    v,
-                    server.port,
-                    peers,
-                    key,
-                    "--n",
-                    str(n),
-                    "--latency",
-                    *extra,
-                    timeout=seconds + 20,
-                )
-                out[v].append(r)
-                lat = r.get("latency_us", {})
-                log(
-                    f"latency {rate}/s rep {rep + 1}/{reps} {v:10s} {' '.join(extra)} "
-                    f"p50 {lat.get('p50', 0):.0f} p99 {lat.get('p99', 0):.0f} us "
-                    f"{r.get('error', '')[:200]}"
-                )
+                for scheme in schemes:
+                    port, ca = servers.client_args(scheme)
+                    r = run_client(
+                        v,
+                        port,
+                        peers,
+                        key,
+                        "--n",
+                        str(n),
+                        "--latency",
+                        *extra,
+                        timeout=seconds + 20,
+                        ca=ca,
+                    )
+                    out[scheme][v].append(r)
+                    lat = r.get("latency_us", {})
+                    log(
+                        f"latency {rate}/s rep {rep + 1}/{reps} {v:10s} {scheme:3s} "
+                        f"{' '.join(extra)} p50 {lat.get('p50', 0):.0f} "
+                        f"p99 {lat.get('p99', 0):.0f} us "
+                        f"CPU {r.get('cpu_us_per_msg', 0):.1f} us {r.get('error', '')[:200]}"
+                    )
     finally:
-        server.close()
+        servers.close()
     return out
 
 
-def memory(n: int, peers: dict[str, Any], key: str) -> dict[str, Any]:
-    server = Server("--mode", "blast", "--n", str(n))
+def memory(n: int, peers: dict[str, Any], key: str, tls: tuple[str, str]) -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    servers = Servers(tls, "--mode", "blast", "--n", str(n))
     try:
-        r = run_client(
-            "ks_thread",
-            server.port,
-            peers,
-            key,
-            "--n",
-            str(n),
-            "--rss-every",
-            str(n // 10),
-            timeout=300,
-        )
+        for scheme in SCHEMES:
+            port, ca = servers.client_args(scheme)
+            r = run_client(
+                "ks_thread",
+                port,
+                peers,
+                key,
+                "--n",
+                str(n),
+                "--rss-every",
+                str(n // 10),
+                timeout=300,
+                ca=ca,
+            )
+            samples = r.get("rss", [])
+            if samples:
+                r["rss_growth_mb"] = (samples[-1][1] - samples[0][1]) / 2**20
+                r["rss_max_mb"] = max(s[1] for s in samples) / 2**20
+            log(
+                f"memory {scheme}: {r.get('rss_growth_mb', 'n/a')} MB growth after the "
+                f"first {n // 10} frames"
+            )
+            out[scheme] = r
     finally:
-        server.close()
-    samples = r.get("rss", [])
-    if samples:
-        r["rss_growth_mb"] = (samples[-1][1] - samples[0][1]) / 2**20
-        r["rss_max_mb"] = max(s[1] for s in samples) / 2**20
-    log(f"memory: {r.get('rss_growth_mb', 'n/a')} MB growth after the first {n // 10} frames")
-    return r
+        servers.close()
+    return out
 
 
 def busy(
-    variants: list[str], reps: int, window: float, peers: dict[str, Any], key: str
+    variants: list[str],
+    reps: int,
+    window: float,
+    peers: dict[str, Any],
+    key: str,
+    tls: tuple[str, str],
 ) -> dict[str, Any]:
     out: dict[str, Any] = {}
     server = Server("--mode", "blast", "--n", "2000000")
@@ -335,8 +418,8 @@ def busy(
     lat: dict[str, Any] = {}
     for switch in (None, "0.0005"):
         extra = ["--busy"] + (["--switch", switch] if switch else [])
-        res = latency(["ks_thread"], reps, 1000, window, peers, key, *extra)
-        lat[f"ks_thread|{switch or 'default'}"] = res["ks_thread"]
+        res = latency(["ks_thread"], reps, 1000, window, peers, key, tls, *extra, schemes=("ws",))
+        lat[f"ks_thread|{switch or 'default'}"] = res["ws"]["ks_thread"]
     return {"throughput": out, "latency_1k": lat}
 
 
@@ -350,64 +433,80 @@ def med(values: list[float]) -> float:
 def summarize(results: dict[str, Any]) -> tuple[str, dict[str, Any]]:
     lines: list[str] = []
     summary: dict[str, Any] = {}
-    tp = results["throughput"]
-    rates = {v: [r["msgs_per_s"] for r in runs if "msgs_per_s" in r] for v, runs in tp.items()}
-    cpus = {
-        v: [r["cpu_us_per_msg"] for r in runs if "cpu_us_per_msg" in r] for v, runs in tp.items()
-    }
-    medians = {v: med(x) for v, x in rates.items() if x}
-    raw = medians.get("raw")
-    pyk = medians.get("pykalshi")
     n = results["config"]["n"]
     reps = results["config"]["reps"]
     lines.append(
         f"**Throughput**: one burst of {n:,} `orderbook_delta` frames (one market), "
-        f"{reps} interleaved repetitions, medians:\n"
+        f"{reps} interleaved repetitions, medians; × columns against the same scheme:\n"  # noqa: RUF001
     )
-    lines.append("| client | msg/s (median) | min–max | CPU µs/msg | × ceiling (a) | × pykalshi |")  # noqa: RUF001
-    lines.append("|---|---:|---:|---:|---:|---:|")
-    for v, runs in tp.items():
-        if not rates[v]:
-            err = next((r.get("error", "") for r in runs if "error" in r), "no result")
-            lines.append(f"| {LABELS[v]} | {err.strip().splitlines()[-1][:80]} | | | | |")
-            continue
-        m = medians[v]
-        lines.append(
-            f"| {LABELS[v]} | {m:,.0f} | {min(rates[v]):,.0f}–{max(rates[v]):,.0f} | "  # noqa: RUF001
-            f"{med(cpus[v]):.2f} | {m / raw:.2f} | {m / pyk:.2f} |"
-            if raw and pyk
-            else f"| {LABELS[v]} | {m:,.0f} | | | | |"
-        )
-    summary["throughput_median"] = medians
-    if raw and pyk and "ks_thread" in medians:
-        summary["ks_vs_pykalshi"] = medians["ks_thread"] / pyk
-        summary["ks_vs_ceiling"] = medians["ks_thread"] / raw
-
-    def lat_table(title: str, data: dict[str, list[dict[str, Any]]], key_label: Any) -> None:
-        lines.append(f"\n**{title}**\n")
-        lines.append("| client | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | CPU µs/msg |")
-        lines.append("|---|---:|---:|---:|---:|---:|---:|")
-        for v, runs in data.items():
-            lats = [r["latency_us"] for r in runs if "latency_us" in r]
-            if not lats:
-                lines.append(f"| {key_label(v)} | no result | | | | | |")
+    lines.append(
+        "| client | scheme | msg/s (median) | min–max | CPU µs/msg | × ceiling (a) | × pykalshi |"  # noqa: RUF001
+    )
+    lines.append("|---|---|---:|---:|---:|---:|---:|")
+    for scheme, tp in results["throughput"].items():
+        rates = {v: [r["msgs_per_s"] for r in runs if "msgs_per_s" in r] for v, runs in tp.items()}
+        cpus = {
+            v: [r["cpu_us_per_msg"] for r in runs if "cpu_us_per_msg" in r]
+            for v, runs in tp.items()
+        }
+        medians = {v: med(x) for v, x in rates.items() if x}
+        raw = medians.get("raw")
+        pyk = medians.get("pykalshi")
+        for v, runs in tp.items():
+            if not rates[v]:
+                err = next((r.get("error", "") for r in runs if "error" in r), "no result")
+                err = (err.strip().splitlines() or ["no result"])[-1][:80]
+                lines.append(f"| {LABELS[v]} | {scheme} | {err} | | | | |")
                 continue
-            cells = [med([x[p] for x in lats]) for p in ("p50", "p90", "p99", "p99.9", "max")]
-            cpu = med([r["cpu_us_per_msg"] for r in runs if "cpu_us_per_msg" in r])
-            summary.setdefault("latency", {})[f"{title}|{v}"] = dict(
-                zip(("p50", "p90", "p99", "p99.9", "max"), cells, strict=True)
-            )
+            m = medians[v]
+            ratio_raw = f"{m / raw:.2f}" if raw else ""
+            ratio_pyk = f"{m / pyk:.2f}" if pyk else ""
             lines.append(
-                f"| {key_label(v)} | " + " | ".join(f"{c:,.0f}" for c in cells) + f" | {cpu:.1f} |"
+                f"| {LABELS[v]} | {scheme} | {m:,.0f} | "
+                f"{min(rates[v]):,.0f}–{max(rates[v]):,.0f} | "  # noqa: RUF001
+                f"{med(cpus[v]):.2f} | {ratio_raw} | {ratio_pyk} |"
             )
+        summary.setdefault("throughput_median", {})[scheme] = medians
+        summary.setdefault("throughput_cpu", {})[scheme] = {v: med(x) for v, x in cpus.items()}
+        if "ks_thread" in medians:
+            if pyk:
+                summary.setdefault("ks_vs_pykalshi", {})[scheme] = medians["ks_thread"] / pyk
+            if raw:
+                summary.setdefault("ks_vs_ceiling", {})[scheme] = medians["ks_thread"] / raw
+
+    def lat_table(title: str, by_scheme: Runs, key_label: Any, tag: str) -> None:
+        lines.append(f"\n**{title}**\n")
+        lines.append(
+            "| client | scheme | p50 µs | p90 µs | p99 µs | p99.9 µs | max µs | CPU µs/msg |"
+        )
+        lines.append("|---|---|---:|---:|---:|---:|---:|---:|")
+        for scheme, data in by_scheme.items():
+            for v, runs in data.items():
+                lats = [r["latency_us"] for r in runs if "latency_us" in r]
+                if not lats:
+                    lines.append(f"| {key_label(v)} | {scheme} | no result | | | | | |")
+                    continue
+                pcts = ("p50", "p90", "p99", "p99.9", "max")
+                cells = [med([x[p] for x in lats]) for p in pcts]
+                cpu = med([r["cpu_us_per_msg"] for r in runs if "cpu_us_per_msg" in r])
+                entry = dict(zip(pcts, cells, strict=True))
+                entry["cpu_us_per_msg"] = cpu
+                summary.setdefault(tag, {}).setdefault(scheme, {})[v] = entry
+                lines.append(
+                    f"| {key_label(v)} | {scheme} | "
+                    + " | ".join(f"{c:,.0f}" for c in cells)
+                    + f" | {cpu:.1f} |"
+                )
 
     lc = results["config"]
-    lat_table(
-        f"Latency, server write → callback, {lc['rate']:,}/s spaced "
-        f"({lc['lat_seconds']:g} s, {reps_lat(results)} runs, median of each percentile)",
-        results["latency"],
-        lambda v: LABELS[v],
-    )
+    if results["latency"]:
+        lat_table(
+            f"Latency, server write → callback, {lc['rate']:,}/s spaced "
+            f"({lc['lat_seconds']:g} s, {reps_lat(results)} runs, median of each percentile)",
+            results["latency"],
+            lambda v: LABELS[v],
+            "latency",
+        )
 
     mem = results.get("memory", {})
     if mem:
@@ -415,19 +514,20 @@ def summarize(results: dict[str, Any]) -> tuple[str, dict[str, Any]]:
             "\n**Memory** (kalshi_sync default, one burst of "
             f"{results['config']['mem_n']:,} frames):\n"
         )
-        samples = mem.get("rss", [])
-        growth = mem.get("rss_growth_mb")
-        if samples:
-            lines.append(
-                f"RSS after {samples[0][0]:,} frames {samples[0][1] / 2**20:.1f} MB, "
-                f"after {samples[-1][0]:,} frames {samples[-1][1] / 2**20:.1f} MB: "
-                f"growth **{growth:+.1f} MB**, peak {mem['rss_max_mb']:.1f} MB; "
-                f"throughput {mem.get('msgs_per_s', 0):,.0f} msg/s, "
-                f"gaps {mem.get('gaps')}, drops {mem.get('drops')}."
-            )
-        else:
-            lines.append(f"no result: {mem.get('error', '')[:200]}")
-        summary["rss_growth_mb"] = growth
+        for scheme, r in mem.items():
+            samples = r.get("rss", [])
+            growth = r.get("rss_growth_mb")
+            if samples:
+                lines.append(
+                    f"- {scheme}: RSS after {samples[0][0]:,} frames "
+                    f"{samples[0][1] / 2**20:.1f} MB, after {samples[-1][0]:,} frames "
+                    f"{samples[-1][1] / 2**20:.1f} MB: growth **{growth:+.1f} MB**, peak "
+                    f"{r['rss_max_mb']:.1f} MB; throughput {r.get('msgs_per_s', 0):,.0f} msg/s, "
+                    f"gaps {r.get('gaps')}, drops {r.get('drops')}."
+                )
+            else:
+                lines.append(f"- {scheme}: no result: {r.get('error', '')[:200]}")
+            summary.setdefault("rss_growth_mb", {})[scheme] = growth
 
     b = results.get("busy")
     if b:
@@ -446,34 +546,63 @@ def summarize(results: dict[str, Any]) -> tuple[str, dict[str, Any]]:
             lines.append(f"| {LABELS[v]} | {sw_label} | {med(vals):,.0f} |")
         lat_table(
             "Busy bot latency at 1k/s (kalshi_sync default)",
-            b["latency_1k"],
+            {"ws": b["latency_1k"]},
             lambda k: (
                 "switch interval " + ("5 ms (default)" if k.endswith("default") else "0.5 ms")
             ),
+            "busy_latency",
         )
 
     # Targets
-    lines.append("\n**Targets** (issue #5):\n")
+    lines.append("\n**Targets** (issues #5 and #11):\n")
     lines.append("| target | measured | met |")
     lines.append("|---|---:|:---:|")
 
-    def row(name: str, value: float | None, ok: bool | None, fmt: str) -> None:
+    def row(name: str, value: float | None, limit: float, fmt: str, *, at_most: bool) -> None:
+        ok = value is not None and (value <= limit if at_most else value >= limit)
         shown = "n/a" if value is None else format(value, fmt)
         lines.append(f"| {name} | {shown} | {'yes' if ok else 'no'} |")
-        summary.setdefault("targets", {})[name] = {"value": value, "met": bool(ok)}
+        summary.setdefault("targets", {})[name] = {"value": value, "met": ok}
 
-    r1 = summary.get("ks_vs_pykalshi")
-    row("throughput ≥ 1.15× pykalshi Feed", r1, r1 is not None and r1 >= 1.15, ".2f")  # noqa: RUF001
-    r2 = summary.get("ks_vs_ceiling")
-    row("throughput ≥ 0.80× transport ceiling", r2, r2 is not None and r2 >= 0.80, ".2f")  # noqa: RUF001
+    vs_raw = summary.get("ks_vs_ceiling", {})
+    vs_pyk = summary.get("ks_vs_pykalshi", {})
     lat = summary.get("latency", {})
-    key = next((k for k in lat if k.endswith("|ks_thread") and k.startswith("Latency")), None)
-    p50 = lat[key]["p50"] if key else None
-    p99 = lat[key]["p99"] if key else None
-    row("latency p50 ≤ 80 µs at 5k/s", p50, p50 is not None and p50 <= 80, ".0f")
-    row("latency p99 ≤ 400 µs at 5k/s", p99, p99 is not None and p99 <= 400, ".0f")
-    g = summary.get("rss_growth_mb")
-    row("RSS growth < 5 MB over 1M frames", g, g is not None and g < 5, ".1f")
+
+    def ks_lat(scheme: str, what: str) -> float | None:
+        entry = lat.get(scheme, {}).get("ks_thread")
+        return None if entry is None else float(entry[what])
+
+    for scheme, ceil, pyk_min, cpu_max in (("ws", 1.3, 1.6, 45.0), ("wss", 1.2, 1.5, 55.0)):
+        row(
+            f"{scheme}: throughput ≥ {ceil}× the ceiling (a)",  # noqa: RUF001
+            vs_raw.get(scheme),
+            ceil,
+            ".2f",
+            at_most=False,
+        )
+        row(
+            f"{scheme}: throughput ≥ {pyk_min}× pykalshi",  # noqa: RUF001
+            vs_pyk.get(scheme),
+            pyk_min,
+            ".2f",
+            at_most=False,
+        )
+        row(
+            f"{scheme}: CPU ≤ {cpu_max:g} µs/msg at {lc['rate']:,}/s",
+            ks_lat(scheme, "cpu_us_per_msg"),
+            cpu_max,
+            ".1f",
+            at_most=True,
+        )
+        row(f"{scheme}: latency p50 ≤ 80 µs", ks_lat(scheme, "p50"), 80, ".0f", at_most=True)
+        row(f"{scheme}: latency p99 ≤ 400 µs", ks_lat(scheme, "p99"), 400, ".0f", at_most=True)
+        row(
+            f"{scheme}: RSS growth < 5 MB over {lc['mem_n']:,} frames",
+            summary.get("rss_growth_mb", {}).get(scheme),
+            4.999,
+            ".1f",
+            at_most=True,
+        )
     return "\n".join(lines), summary
 
 
@@ -496,6 +625,7 @@ def main() -> None:
         return
     peers = setup()
     key = make_key()
+    tls = make_tls()
     quick = args.quick
     cfg = {
         "n": 50_000 if quick else 100_000,
@@ -522,19 +652,26 @@ def main() -> None:
     }
     variants = ["raw", "raw_json", "ks_thread", "ks_inline", "ks_poll", "pykalshi", "kalshisdk"]
     results["throughput"] = (
-        {} if "throughput" in skip else throughput(variants, cfg["reps"], cfg["n"], peers, key)
+        {} if "throughput" in skip else throughput(variants, cfg["reps"], cfg["n"], peers, key, tls)
     )
     lat_variants = ["raw_json", "ks_thread", "ks_inline", "ks_poll", "pykalshi", "kalshisdk"]
     results["latency"] = (
         {}
         if "latency" in skip
-        else latency(lat_variants, cfg["lat_reps"], cfg["rate"], cfg["lat_seconds"], peers, key)
+        else latency(
+            lat_variants, cfg["lat_reps"], cfg["rate"], cfg["lat_seconds"], peers, key, tls
+        )
     )
     if "memory" not in skip:
-        results["memory"] = memory(cfg["mem_n"], peers, key)
+        results["memory"] = memory(cfg["mem_n"], peers, key, tls)
     if "busy" not in skip:
         results["busy"] = busy(
-            ["raw", "ks_thread", "ks_inline"], cfg["busy_reps"], cfg["busy_window"], peers, key
+            ["raw", "ks_thread", "ks_inline"],
+            cfg["busy_reps"],
+            cfg["busy_window"],
+            peers,
+            key,
+            tls,
         )
     results["elapsed_s"] = time.time() - t_start
     table, summary = summarize(results)

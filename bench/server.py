@@ -12,7 +12,10 @@ behind the fast path'):
   ``client_order_id`` string, so every client can read it from its typed message) just
   before its own write; the pacing sleeps and then spins the last ~120 us.
 
-Signatures are not checked. Prints ``PORT <n>`` on stdout once listening; serves until killed.
+``--cert PEM`` (the server's certificate chain and key, e.g. made by ``bench/run.py`` with a
+throwaway trustme CA) serves ``wss://`` instead: the same frames, encrypted by asyncio's TLS
+transport on the server's own core. Signatures are not checked. Prints ``PORT <n>`` on stdout
+once listening; serves until killed.
 """
 
 from __future__ import annotations
@@ -20,6 +23,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import ssl
 import sys
 import time
 
@@ -156,10 +160,21 @@ async def main() -> None:
     ap.add_argument("--mode", choices=("blast", "rate"), default="blast")
     ap.add_argument("--n", type=int, default=100_000)
     ap.add_argument("--rate", type=float, default=5000.0)
+    ap.add_argument("--cert", default=None, help="certificate chain + key (PEM): serve wss://")
     args = ap.parse_args()
     bench = Bench(args.mode, args.n, args.rate)
+    tls = None
+    if args.cert:
+        tls = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        tls.load_cert_chain(args.cert)
     async with serve(
-        bench.handler, "127.0.0.1", 0, compression=None, max_size=None, ping_interval=None
+        bench.handler,
+        "127.0.0.1",
+        0,
+        compression=None,
+        max_size=None,
+        ping_interval=None,
+        ssl=tls,
     ) as server:
         port = next(iter(server.sockets)).getsockname()[1]
         sys.stdout.write(f"PORT {port}\n")

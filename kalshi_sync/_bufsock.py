@@ -13,16 +13,22 @@ deliver it. This module does not import ``websocket``: only ``_transport.py`` do
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Callable
 
 from .errors import ProtocolError
 
-__all__ = ["BufferedSocket", "MaskedFrameError"]
+__all__ = ["EMPTY", "LIBRARY", "PARTIAL", "BufferedSocket", "MaskedFrameError"]
 
 # One recv() per batch of frames instead of three exact-size recv() calls per frame: the
 # library parses frames from our buffer (docs/transport.md, 'The fast path').
 _RECV_SIZE = 256 * 1024
+
+# What the unconsumed bytes start with once pop_data_frame() has returned None (front()).
+EMPTY = 0  # nothing: wait for the socket
+PARTIAL = 1  # the start of a plain data frame that fits the buffer: fill() and pop again
+LIBRARY = 2  # a frame for websocket-client to read (control, fragment, oversized, unusual)
 
 
 class MaskedFrameError(ProtocolError):
@@ -61,12 +67,13 @@ class BufferedSocket:
     - ``close()``: ``WebSocket.shutdown()``, and ``_recv`` after the peer went away.
     - ``_closed``: read by ``WebSocket.shutdown()`` before it calls ``close()``.
 
-    Plus the fast path's own ``buffered()`` and ``pop_data_frame()``. Only the network
-    thread reads; ``shutdown``/``close`` may come from any thread (they go straight to the
-    kernel socket, which is what wakes a blocked reader).
+    Plus the fast path's own ``pop_data_frame()``, ``front()``, ``fill()``, ``ssl_pending()``,
+    ``unconsumed()`` and ``buffered()``. Only the network thread reads;
+    ``shutdown``/``close`` may come from any thread (they go straight to the kernel socket,
+    which is what wakes a blocked reader).
     """
 
-    __slots__ = ("_buf", "_pending", "_pos", "_rbuf", "_rview", "_sock")
+    __slots__ = ("_buf", "_fd", "_pending", "_pos", "_rbuf", "_rview", "_sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
@@ -80,6 +87,11 @@ class BufferedSocket:
         # syscalls per read, ~25 us per message when messages arrive one at a time.
         self._rbuf = bytearray(_RECV_SIZE)
         self._rview = memoryview(self._rbuf)
+        # fill() on a plain socket reads the descriptor with os.readv: a socket with a
+        # timeout polls before every recv (CPython's sock_call), a second system call and
+        # a second GIL hand-off per read, although select() has just said "readable". Safe
+        # because only the network thread reads this socket and only it closes it.
+        self._fd = sock.fileno() if self._pending is None and hasattr(os, "readv") else -1
 
     def recv(self, n: int) -> bytes:
         buf = self._buf
@@ -99,6 +111,77 @@ class BufferedSocket:
             return buf[pos:] if pos else buf
         self._pos = pos + n
         return buf[pos : pos + n]
+
+    def fill(self) -> int:
+        """One read, appended to the unconsumed bytes: how many bytes arrived, 0 at EOF,
+        -1 when there was nothing to read after all (a non-blocking socket).
+
+        The fast path calls it when the socket is readable (or OpenSSL holds decrypted
+        bytes) and the buffer is empty or ends in a :data:`PARTIAL` frame, so a frame cut
+        by a read -- or by a TLS record, which is at most 16 KiB and what one read of an
+        ``SSLSocket`` returns -- is completed here instead of by the library's reader.
+        ``front()`` bounds a partial frame to the buffer, so the tail always fits."""
+        buf = self._buf
+        pos = self._pos
+        left = len(buf) - pos
+        if left >= _RECV_SIZE:
+            raise ValueError("fill() needs room: the unconsumed bytes fill the buffer")
+        rview = self._rview
+        if left:
+            rview[:left] = buf[pos:] if pos else buf
+        into = rview[left:] if left else self._rbuf
+        if self._fd >= 0:
+            try:
+                got = os.readv(self._fd, (into,))
+            except BlockingIOError:
+                return -1
+        else:
+            got = self._sock.recv_into(into)
+        if got:
+            self._buf = rview[: left + got].tobytes()
+            self._pos = 0
+        return got
+
+    def front(self) -> int:
+        """What the unconsumed bytes start with when :meth:`pop_data_frame` returned None:
+        :data:`EMPTY`, :data:`PARTIAL` (an incomplete plain data frame no longer than the
+        buffer: :meth:`fill` completes it) or :data:`LIBRARY` (anything websocket-client
+        must read: a control frame, a fragment, RSV bits, a frame longer than the buffer).
+        Called once per read, not per frame."""
+        buf = self._buf
+        pos = self._pos
+        avail = len(buf) - pos
+        if avail == 0:
+            return EMPTY
+        b0 = buf[pos]
+        if b0 != 0x81 and b0 != 0x82:
+            return LIBRARY
+        if avail < 2:
+            return PARTIAL
+        n = buf[pos + 1]
+        if n < 126:
+            return PARTIAL  # complete frames of this length pop
+        if n == 126:
+            if avail < 4:
+                return PARTIAL
+            total = 4 + ((buf[pos + 2] << 8) | buf[pos + 3])
+        elif n == 127:
+            if avail < 10:
+                return PARTIAL
+            total = 10 + int.from_bytes(buf[pos + 2 : pos + 10], "big")
+        else:  # masked: pop_data_frame() raises before this is asked
+            return LIBRARY
+        return PARTIAL if total <= _RECV_SIZE else LIBRARY
+
+    def ssl_pending(self) -> int:
+        """Bytes OpenSSL has decrypted but not handed over (0 for a plain socket): data
+        that ``select()`` cannot see. Asked once per read, never per frame: CPython's
+        ``SSLSocket.pending()`` releases the GIL, and a thread waiting for the GIL takes
+        it each time (docs/transport.md, 'TLS'). (Not called ``pending``: that is an
+        ``SSLSocket`` member, and this wrapper hands out no socket member the library
+        does not use.)"""
+        pending = self._pending
+        return pending() if pending is not None else 0
 
     def pop_data_frame(self) -> bytes | None:
         """The payload of the next frame if the buffer holds all of it and it is a plain
@@ -142,6 +225,10 @@ class BufferedSocket:
         else:
             self._pos = stop
         return buf[start:stop]
+
+    def unconsumed(self) -> int:
+        """Bytes in our buffer not consumed yet (not counting OpenSSL's)."""
+        return len(self._buf) - self._pos
 
     def buffered(self) -> int:
         """Bytes already read from the kernel (or decrypted by OpenSSL) but not consumed."""

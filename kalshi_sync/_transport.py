@@ -28,7 +28,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-from ._bufsock import BufferedSocket, MaskedFrameError
+from ._bufsock import EMPTY, LIBRARY, BufferedSocket, MaskedFrameError
 from ._ws import (
     OPCODE_BINARY,
     OPCODE_CLOSE,
@@ -52,6 +52,9 @@ TICK = 0.25
 TICK_EVERY_FRAMES = 2048
 # websocket-client's own timeout for the close handshake (WebSocket.close's default).
 CLOSE_WAIT = 3.0
+# What websocket-client raises when a read returns nothing; the fast path's own reads say it
+# the same way.
+_PEER_GONE = "Connection to remote host was lost."
 
 Send = Callable[[str], None]
 
@@ -105,10 +108,12 @@ class FastSession:
 
     The loop is a method called once per turn, so a test can drive a connection over a
     ``socket.socketpair()`` from its own thread (tests/test_connection_unit.py); the
-    network thread runs ``while session.step(): pass``. A turn serves every frame already
-    buffered (up to 2,048, then the clock is looked at), or else waits up to ``timeout`` in
-    ``select()`` on the WebSocket and the wake-up socket; then it checks ``stop`` and, once
-    a tick, liveness and ``on_tick``.
+    network thread runs ``while session.step(): pass``. A turn waits up to ``timeout`` in
+    ``select()`` on the WebSocket and the wake-up socket, reads what arrived with one
+    ``recv_into`` and serves every frame it completes -- plain data frames straight from the
+    buffer, anything else through websocket-client -- reading again without ``select()``
+    while OpenSSL holds decrypted bytes (up to 2,048 frames, then the next turn goes on
+    without waiting); then it checks ``stop`` and, once a tick, liveness and ``on_tick``.
 
     Callbacks, all on the calling thread: ``on_open(send)`` after the upgrade (False: the
     client is closing, the connection is closed at once); ``on_frame(data)`` per data
@@ -149,6 +154,9 @@ class FastSession:
         self._cont: Any = None  # its reassembly state: a fragmented message in progress
         self._sel: selectors.BaseSelector | None = None
         self._next_tick = 0.0
+        # True when the next turn serves the buffer before waiting: frames that came with
+        # the 101 answer, or a turn that stopped at TICK_EVERY_FRAMES.
+        self._backlog = False
 
     def open(self) -> bool:
         """The upgrade. True when the connection is open; else see :attr:`outcome`."""
@@ -171,6 +179,7 @@ class FastSession:
             self._end(None)
             return False
         self.outcome.opened = True
+        self._backlog = bool(self.bsock.buffered())
         now = self._monotonic()
         self._liveness.start(now, self.frames)  # the upgrade answer counts as heard
         self._next_tick = now + TICK
@@ -195,7 +204,7 @@ class FastSession:
         if self._ws is None:
             return False
         try:
-            if self.bsock.buffered():
+            if self._backlog:
                 if not self._serve_buffered():
                     return False
             else:
@@ -207,10 +216,10 @@ class FastSession:
                     if key.data:
                         self._drain_wake()
                         self._on_wake(self.send)
-                    else:
-                        self.frames += 1
-                        if not self._read_one():
-                            return False
+                    elif self.bsock.fill() == 0:
+                        raise ConnectionClosedError(_PEER_GONE)
+                    elif not self._serve_buffered():
+                        return False
             if self._stop.is_set():
                 # Close(1000) and the close handshake, on this thread.
                 self._end(None)
@@ -234,30 +243,48 @@ class FastSession:
         return False
 
     def _serve_buffered(self) -> bool:
-        """Frames already in the buffer: plain data frames are handed over directly,
-        everything else goes through websocket-client. False when the server closed."""
+        """Serve the buffer: plain data frames are handed over directly, everything else
+        goes through websocket-client; a frame cut at the end of a read is completed by the
+        next read when OpenSSL already holds it (docs/transport.md, 'TLS'). Sets
+        ``_backlog`` when it stopped at the frame limit. False when the server closed."""
         bsock = self.bsock
-        buffered = bsock.buffered
         pop = bsock.pop_data_frame
         on_frame = self._on_frame
         cont = self._cont
         frames = self.frames
         limit = frames + TICK_EVERY_FRAMES
         try:
-            while True:
-                frames += 1
+            while frames < limit:
                 # While a fragmented message is being reassembled the fast path is off, so
                 # a later complete frame cannot overtake the fragments before it.
-                data = pop() if cont.recving_frames is None else None
-                if data is not None:
-                    try:
-                        on_frame(data)
-                    except Exception:  # the network thread never dies from one message
-                        log.exception("on_frame handler failed")
-                elif not self._read_one():
-                    return False
-                if frames >= limit or not buffered():
+                if cont.recving_frames is None:
+                    data = pop()
+                    if data is not None:
+                        frames += 1
+                        try:
+                            on_frame(data)
+                        except Exception:  # the network thread never dies from one message
+                            log.exception("on_frame handler failed")
+                        continue
+                    front = bsock.front()
+                else:
+                    front = LIBRARY if bsock.unconsumed() else EMPTY
+                if front == LIBRARY:
+                    frames += 1
+                    self.frames = frames
+                    if not self._read_one():
+                        return False
+                    continue
+                # Empty, or the start of a data frame: more bytes are needed. A TLS read
+                # returns one record, so OpenSSL may hold decrypted bytes select() cannot
+                # see; asked here, once per read, because pending() releases the GIL.
+                if not bsock.ssl_pending():
+                    self._backlog = False
                     return True
+                if bsock.fill() == 0:
+                    raise ConnectionClosedError(_PEER_GONE)
+            self._backlog = True
+            return True
         finally:
             self.frames = frames
 

@@ -118,8 +118,9 @@ class FastSession:
     Callbacks, all on the calling thread: ``on_open(send)`` after the upgrade (False: the
     client is closing, the connection is closed at once); ``on_frame(data)`` per data
     message; ``on_wake(send)`` when the wake-up socket fired (write the outbox with
-    ``send``); ``on_tick(now)`` once a tick. ``sock`` is the connected (TLS) socket; the
-    caller closes it after the session.
+    ``send``); ``on_tick(now)`` once a tick; ``on_idle()`` just before every read that may
+    block (the dispatch thread's held bell, docs/transport.md, 'CPU per message').
+    ``sock`` is the connected (TLS) socket; the caller closes it after the session.
     """
 
     def __init__(
@@ -132,6 +133,7 @@ class FastSession:
         on_frame: Callable[[bytes], None],
         on_wake: Callable[[Send], None],
         on_tick: Callable[[float], None],
+        on_idle: Callable[[], None] = lambda: None,
         stop: threading.Event,
         wake: socket.socket,
         liveness: Liveness,
@@ -146,6 +148,7 @@ class FastSession:
         self._on_frame = on_frame
         self._on_wake = on_wake
         self._on_tick = on_tick
+        self._on_idle = on_idle
         self._stop = stop
         self._wake = wake
         self._liveness = liveness
@@ -209,6 +212,7 @@ class FastSession:
                     return False
             else:
                 assert self._sel is not None
+                self._on_idle()
                 events = self._sel.select(timeout)
                 if self._stop.is_set():
                     events = []  # close() wins: nothing more is read or written
@@ -227,6 +231,10 @@ class FastSession:
             now = self._monotonic()
             if now >= self._next_tick:
                 self._next_tick = now + TICK
+                # Belt and braces for the rule ssl_pending() relies on: once a tick, ask
+                # OpenSSL itself, so decrypted bytes can never wait longer than a tick.
+                if not self._backlog and self.bsock.buffered():
+                    self._backlog = True
                 dead = self._liveness.check(now, self.frames)
                 if dead is not None:
                     # A zombie or a woken laptop: no point waiting for a close reply.
@@ -272,6 +280,7 @@ class FastSession:
                 if front == LIBRARY:
                     frames += 1
                     self.frames = frames
+                    self._on_idle()  # the rest of this frame may not have arrived yet
                     if not self._read_one():
                         return False
                     continue
@@ -313,6 +322,7 @@ class FastSession:
         self, error: BaseException | None, *, status: int = STATUS_NORMAL, wait: float = CLOSE_WAIT
     ) -> None:
         """Close the WebSocket (a no-op once the library saw it end) and stop for good."""
+        self._on_idle()  # the close handshake can wait; what was delivered goes out first
         ws, self._ws = self._ws, None
         if error is not None and self.outcome.error is None:
             self.outcome.error = error

@@ -146,6 +146,7 @@ class KalshiClient:
             on_disconnected=pipeline.on_disconnected,
             on_tick=pipeline.on_tick,
             on_fatal=pipeline.on_fatal,
+            on_idle=self._delivery.idle,
             ssl_context=ssl_context,
             reconnect=reconnect,
             backoff_initial=backoff_initial,
@@ -155,6 +156,10 @@ class KalshiClient:
             extra_headers=extra,
             transport=transport,
         )
+        if self._conn.transport == "fast":
+            # The fast path calls on_idle before it waits, so the dispatch thread's wake-up
+            # can wait for that moment (docs/transport.md, 'CPU per message').
+            self._delivery.hold_bell()
 
     @classmethod
     def from_env(cls, **kwargs: Any) -> KalshiClient:

@@ -90,6 +90,8 @@ class Connection:
         ``now`` is the ``monotonic`` clock.
       - ``on_fatal(exc)``: the loop stopped for good (authentication refused, or a crash);
         no ``on_disconnected`` follows for that attempt.
+      - ``on_idle()``: the fast path is about to wait for the network (called only on
+        ``transport="fast"``; docs/transport.md, 'CPU per message').
     ``headers`` returns the signed ``KALSHI-ACCESS-*`` headers, called once per attempt;
     ``extra_headers`` are added to every handshake (ValueError at construction for a
     signed, handshake-owned or malformed header; see
@@ -117,6 +119,7 @@ class Connection:
         on_disconnected: Callable[[DisconnectInfo], None],
         on_tick: Callable[[float], None],
         on_fatal: Callable[[BaseException], None],
+        on_idle: Callable[[], None] = lambda: None,
         ssl_context: ssl.SSLContext | None = None,
         reconnect: bool = True,
         backoff_initial: float = 0.5,
@@ -151,6 +154,7 @@ class Connection:
         self._on_disconnected = on_disconnected
         self._on_tick = on_tick
         self._on_fatal = on_fatal
+        self._on_idle = on_idle
         self._ssl_context = ssl_context
         self.reconnect = reconnect
         self.backoff_initial = backoff_initial
@@ -391,6 +395,7 @@ class Connection:
                 on_frame=self._on_frame,
                 on_wake=self._flush_outbox,
                 on_tick=self._tick,
+                on_idle=self._on_idle,
                 stop=self._stop,
                 wake=self._wake_r,
                 liveness=self._liveness,

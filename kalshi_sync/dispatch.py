@@ -48,6 +48,8 @@ DELIVERY_MODES: tuple[DeliveryMode, ...] = ("thread", "inline", "poll")
 LATENCY_WINDOW = 4096
 """How many recent latency samples the percentiles in ``stats()`` are computed from."""
 _LATENCY_MASK = LATENCY_WINDOW - 1  # a power of two: the ring index is one AND
+HOLD_MAX = 64
+"""With a held bell (:meth:`Delivery.hold_bell`), ring after this many messages at the latest."""
 MONEY_TYPES = frozenset({"fill", "user_order", "market_position", "order_group_updates"})
 """Messages about money: an overflow never drops them (they are rare, and a fill has no
 replay), like lifecycle events."""
@@ -108,6 +110,13 @@ class Delivery:
         self._bell = threading.Lock()
         self._bell.acquire()
         self._sleeping = False
+        # Held bell (hold_bell()): a put() to a sleeping consumer does not ring at once; the
+        # producer rings in idle() just before it blocks, or after HOLD_MAX messages. The
+        # consumer then wakes while the producer is releasing the GIL instead of waking,
+        # finding the GIL taken and sleeping again until the producer blocks: one wake-up
+        # per hand-off instead of two (docs/transport.md, 'CPU per message').
+        self._hold = False
+        self._held = 0
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
         self._overflowing = False
@@ -142,12 +151,29 @@ class Delivery:
             self._overflow()
         queue.append((msg, targets, False))
         if self._sleeping:
+            if self._hold:
+                self._held = held = self._held + 1
+                if held < HOLD_MAX:
+                    return
             self._ring()
         elif self.mode == "poll" and not self._wake.is_set():
             self._wake.set()
 
+    def hold_bell(self) -> None:
+        """The producer promises to call :meth:`idle` before it blocks: from now on a put()
+        to a sleeping dispatch thread defers the wake-up to then (or to HOLD_MAX messages)."""
+        self._hold = True
+
+    def idle(self) -> None:
+        """The producer is about to block: ring the bell if a put() held it."""
+        if self._held:
+            self._held = 0
+            if self._sleeping:
+                self._ring()
+
     def _ring(self) -> None:
         self._sleeping = False
+        self._held = 0
         try:  # noqa: SIM105 - suppress() would cost a context manager per ring
             self._bell.release()
         except RuntimeError:  # already rung (two producers raced): one ring is enough
@@ -317,11 +343,13 @@ class Delivery:
         while limit is None or n < limit:
             if rescued:
                 msg, targets, is_event = rescued.popleft()
-            else:
+            elif queue:  # checked first: a raised IndexError per wake-up costs more
                 try:
                     msg, targets, is_event = queue.popleft()
-                except IndexError:
+                except IndexError:  # an overflow on the producer side emptied it
                     break
+            else:
+                break
             if self._discard_data and not is_event:
                 continue
             deliver(msg, targets)

@@ -335,3 +335,19 @@ def test_a_raising_on_frame_does_not_end_the_connection(
     assert h.step()  # one read, both frames served from the buffer
     assert seen == [b"bad", b"good"]
     assert "on_frame handler failed" in caplog.text
+
+
+def test_on_idle_runs_before_each_wait_and_when_the_connection_ends(h: Harness) -> None:
+    """on_idle (the dispatch thread's held bell) runs before every select() -- after the
+    frames of the previous read were handed over -- and once more when the session ends,
+    so nothing handed over waits for a wake-up that never comes."""
+    calls: list[int] = []
+    h.session._on_idle = lambda: calls.append(len(h.frames))
+    h.server.write(frame(b'{"n":1}'), frame(b'{"n":2}'))
+    assert h.step()
+    assert calls == [0]  # before the select that saw both frames
+    assert h.step()
+    assert calls == [0, 2]  # before the next wait, with both delivered
+    h.server.peer.shutdown(socket.SHUT_WR)
+    assert not h.step()
+    assert calls[-1] == 2 and len(calls) == 4  # before that select, and as it ended

@@ -821,3 +821,86 @@ def test_stop_without_drain_races_safely_with_busy_dispatch_thread(
             assert seen == events
     finally:
         sys.setswitchinterval(old)
+
+
+# -- held bell (the fast path rings the dispatch thread just before it waits) --------------
+
+
+def asleep(d: Delivery) -> None:
+    """Put an unstarted thread-mode Delivery in the state of a consumer blocked on its bell."""
+    d._sleeping = True
+    assert d._bell.locked()
+
+
+def test_without_hold_a_put_rings_a_sleeping_consumer_at_once() -> None:
+    """Default: a put() to a sleeping dispatch thread releases its bell immediately."""
+    d = Delivery(Router(), mode="thread")
+    asleep(d)
+    d.put(Msg("ticker"))
+    assert not d._bell.locked()
+    assert not d._sleeping
+
+
+def test_held_bell_rings_on_idle_not_on_put() -> None:
+    """hold_bell(): puts leave the bell down until the producer calls idle(); one ring for
+    all of them, and idle() with nothing held rings nothing."""
+    d = Delivery(Router(), mode="thread")
+    d.hold_bell()
+    asleep(d)
+    d.put(Msg("ticker", n=1))
+    d.put(Msg("ticker", n=2))
+    assert d._bell.locked()
+    d.idle()
+    assert not d._bell.locked()
+    assert [item[0].n for item in d._queue] == [1, 2]
+    d._bell.acquire()  # the consumer took the ring and sleeps again
+    asleep(d)
+    d.idle()
+    assert d._bell.locked()
+
+
+def test_held_bell_rings_after_hold_max_messages() -> None:
+    """A long batch does not keep the consumer waiting: the HOLD_MAX-th put rings."""
+    from kalshi_sync.dispatch import HOLD_MAX
+
+    d = Delivery(Router(), mode="thread")
+    d.hold_bell()
+    asleep(d)
+    for n in range(HOLD_MAX - 1):
+        d.put(Msg("ticker", n=n))
+    assert d._bell.locked()
+    d.put(Msg("ticker", n=HOLD_MAX))
+    assert not d._bell.locked()
+
+
+def test_held_bell_never_holds_lifecycle_events() -> None:
+    """put_event() rings at once even with the bell held: events are rare and urgent."""
+    d = Delivery(Router(), mode="thread")
+    d.hold_bell()
+    asleep(d)
+    d.put_event(ConnectedEvent(generation=1))
+    assert not d._bell.locked()
+
+
+def test_held_bell_delivers_through_a_real_dispatch_thread(deliveries: list[Delivery]) -> None:
+    """End to end on the dispatch thread: messages put with the bell held are delivered
+    once idle() rings, in order, off the producer's thread."""
+    got: list[tuple[int, str]] = []
+    done = threading.Event()
+
+    def cb(msg: Any) -> None:
+        got.append((msg.n, threading.current_thread().name))
+        if msg.n == 3:
+            done.set()
+
+    r = Router()
+    r.on("ticker", cb)
+    d = make(deliveries, r, "thread")
+    d.hold_bell()
+    assert d.flush(WAIT)  # the dispatch thread is running and about to sleep
+    for n in (1, 2, 3):
+        d.put(Msg("ticker", n=n))
+    d.idle()
+    assert done.wait(WAIT)
+    assert [n for n, _ in got] == [1, 2, 3]
+    assert {name for _, name in got} == {"kalshi-sync-dispatch"}

@@ -73,7 +73,7 @@ class BufferedSocket:
     which is what wakes a blocked reader).
     """
 
-    __slots__ = ("_buf", "_fd", "_pending", "_pos", "_rbuf", "_rview", "_sock")
+    __slots__ = ("_buf", "_fd", "_filled", "_pending", "_pos", "_rbuf", "_rview", "_sock")
 
     def __init__(self, sock: socket.socket) -> None:
         self._sock = sock
@@ -92,6 +92,10 @@ class BufferedSocket:
         # a second GIL hand-off per read, although select() has just said "readable". Safe
         # because only the network thread reads this socket and only it closes it.
         self._fd = sock.fileno() if self._pending is None and hasattr(os, "readv") else -1
+        # Whether the last TLS read filled all the room it was given: only then can OpenSSL
+        # still hold decrypted bytes of that record (one SSL_read returns data of one
+        # record, and one that returned less than asked has used its record up).
+        self._filled = False
 
     def recv(self, n: int) -> bytes:
         buf = self._buf
@@ -99,6 +103,7 @@ class BufferedSocket:
         avail = len(buf) - pos
         if avail == 0:
             got = self._sock.recv_into(self._rbuf)
+            self._filled = got == _RECV_SIZE
             data = self._rview[:got].tobytes()
             if len(data) <= n:
                 return data  # includes b"" at EOF, which the library reports as a drop
@@ -137,6 +142,7 @@ class BufferedSocket:
                 return -1
         else:
             got = self._sock.recv_into(into)
+            self._filled = got == len(into)
         if got:
             self._buf = rview[: left + got].tobytes()
             self._pos = 0
@@ -180,6 +186,8 @@ class BufferedSocket:
         it each time (docs/transport.md, 'TLS'). (Not called ``pending``: that is an
         ``SSLSocket`` member, and this wrapper hands out no socket member the library
         does not use.)"""
+        if not self._filled:
+            return 0  # the last read used its record up (tests/test_bufsock.py pins this)
         pending = self._pending
         return pending() if pending is not None else 0
 

@@ -1,20 +1,25 @@
 """Tests for kalshi_sync._bufsock.BufferedSocket: buffered reads and the data-frame fast path.
 
 Plain calls over a ``socket.socketpair()``: the test writes bytes on one end and the
-BufferedSocket wraps the other. No threads, no sleeps; reads carry a timeout so a bug
-fails instead of hanging.
+BufferedSocket wraps the other. No sleeps; reads carry a timeout so a bug fails instead of
+hanging. The TLS cases shake hands on a short-lived server thread, then run on plain
+calls too.
 """
 
 from __future__ import annotations
 
+import queue
 import socket
+import ssl
 import struct
+import threading
 from collections.abc import Iterator
 
 import pytest
 from _frames import frame
 
-from kalshi_sync._bufsock import BufferedSocket, MaskedFrameError
+from kalshi_sync._bufsock import EMPTY, LIBRARY, PARTIAL, BufferedSocket, MaskedFrameError
+from kalshi_sync.testing import tls_context_pair
 
 TEXT, BINARY, CONT, CLOSE, PING, PONG = 0x1, 0x2, 0x0, 0x8, 0x9, 0xA
 
@@ -291,7 +296,7 @@ def test_forwards_exactly_the_members_the_library_uses(
     bs.close()
     assert bs._closed is True
     public = {name for name in dir(BufferedSocket) if not name.startswith("__")}
-    private = {"_buf", "_fd", "_pending", "_pos", "_rbuf", "_rview", "_sock"}
+    private = {"_buf", "_fd", "_filled", "_pending", "_pos", "_rbuf", "_rview", "_sock"}
     assert public - private == FORWARDED | {
         "buffered",
         "fill",
@@ -315,3 +320,139 @@ def test_any_other_attribute_fails_closed(
     assert hasattr(bs._sock, name)  # the raw socket has it ...
     with pytest.raises(AttributeError):
         getattr(bs, name)  # ... the wrapper does not hand it out
+
+
+# -- TLS: what fill() and ssl_pending() rely on -------------------------------------------
+
+
+@pytest.fixture
+def tls_pair() -> Iterator[tuple[ssl.SSLSocket, BufferedSocket]]:
+    """(server SSLSocket, BufferedSocket over the client SSLSocket), handshaken over a
+    socketpair; the server side shakes hands on a short-lived thread."""
+    server_ctx, client_ctx = tls_context_pair()
+    a, b = socket.socketpair()
+    a.settimeout(5.0)
+    b.settimeout(5.0)
+    done: queue.Queue[ssl.SSLSocket | BaseException] = queue.Queue()
+
+    def serve() -> None:
+        try:
+            done.put(server_ctx.wrap_socket(a, server_side=True))
+        except BaseException as exc:  # reported to the test thread
+            done.put(exc)
+
+    t = threading.Thread(target=serve, daemon=True)
+    t.start()
+    client = client_ctx.wrap_socket(b, server_hostname="localhost")
+    t.join(5.0)
+    server = done.get(timeout=5.0)
+    assert isinstance(server, ssl.SSLSocket), server
+    bs = BufferedSocket(client)
+    try:
+        yield server, bs
+    finally:
+        server.close()
+        bs.close()
+
+
+@pytest.mark.parametrize("size", [1, 230, 16_000, 16_384])
+def test_a_tls_read_returns_one_whole_record_and_leaves_nothing_pending(
+    tls_pair: tuple[ssl.SSLSocket, BufferedSocket], size: int
+) -> None:
+    """One fill() on TLS returns exactly one record (<= 16 KiB) although more are waiting,
+    and since it returned less than the room it had, OpenSSL holds none of it: the rule
+    ssl_pending() uses to skip SSLSocket.pending() (which releases the GIL)."""
+    server, bs = tls_pair
+    server.sendall(b"a" * size)  # one record each
+    server.sendall(b"b" * size)
+    assert bs.fill() == size
+    assert bs._sock.pending() == 0  # type: ignore[attr-defined]
+    assert bs.ssl_pending() == 0
+    assert bs.fill() == size
+    assert bs.unconsumed() == 2 * size
+
+
+def test_a_tls_read_that_fills_its_room_may_leave_bytes_pending(
+    tls_pair: tuple[ssl.SSLSocket, BufferedSocket],
+) -> None:
+    """When a read fills all the room it was given, ssl_pending() asks OpenSSL, which does
+    hold the rest of that record: nothing decrypted is overlooked."""
+    server, bs = tls_pair
+    size = 256 * 1024  # the buffer: a partial frame of exactly that length leaves 6 bytes
+    partial = b"\x81\x7f" + (size - 10).to_bytes(8, "big") + b"z" * (size - 16)
+    bs._buf, bs._pos = partial, 0  # as if earlier reads had left it
+    assert bs.front() == PARTIAL
+    server.sendall(b"0123456789")  # one 10-byte record; only 6 fit
+    assert bs.fill() == 6
+    assert bs.ssl_pending() == 4
+    assert bs.pop_data_frame() == b"z" * (size - 16) + b"012345"
+
+
+# -- fill() and front(): completing a cut frame without the library -----------------------
+
+
+def test_fill_appends_to_a_cut_frame_which_then_pops(
+    pair: tuple[socket.socket, BufferedSocket],
+) -> None:
+    """A data frame cut by a read is PARTIAL; the next fill() appends the rest to it and it
+    pops whole, followed by what came with it."""
+    writer, bs = pair
+    data = frame(b"x" * 300) + frame(b"next")
+    fill(writer, bs, data[:100])
+    assert bs.pop_data_frame() is None
+    assert bs.front() == PARTIAL
+    writer.sendall(data[100:])
+    assert bs.fill() == len(data) - 100
+    assert bs.pop_data_frame() == b"x" * 300
+    assert bs.pop_data_frame() == b"next"
+    assert bs.front() == EMPTY
+
+
+@pytest.mark.parametrize("cut", [1, 2, 3, 9])
+def test_a_cut_header_is_partial(pair: tuple[socket.socket, BufferedSocket], cut: int) -> None:
+    """A header cut anywhere (even after its first byte) is PARTIAL, for every length form."""
+    writer, bs = pair
+    for payload in (b"a" * 10, b"b" * 300, b"c" * 70_000):
+        data = frame(payload)
+        head = data[: min(cut, len(data) - 1)]
+        fill(writer, bs, head)
+        assert bs.pop_data_frame() is None
+        assert bs.front() == PARTIAL
+        writer.sendall(data[len(head) :])
+        while bs.unconsumed() < len(data):
+            assert bs.fill() > 0
+        assert bs.pop_data_frame() == payload
+
+
+@pytest.mark.parametrize(
+    "data",
+    [
+        frame(b"hb", PING),
+        frame(b"", PONG),
+        frame(b"part", fin=False),
+        frame(b"z" * 300_000)[:1000],  # longer than the buffer: the library reads it
+    ],
+    ids=["ping", "pong", "fragment", "oversized"],
+)
+def test_front_leaves_everything_else_to_the_library(
+    pair: tuple[socket.socket, BufferedSocket], data: bytes
+) -> None:
+    """Control frames, fragments and frames longer than the buffer are LIBRARY."""
+    writer, bs = pair
+    fill(writer, bs, data)
+    assert bs.pop_data_frame() is None
+    assert bs.front() == LIBRARY
+
+
+def test_fill_reports_eof_and_an_empty_non_blocking_read(
+    pair: tuple[socket.socket, BufferedSocket],
+) -> None:
+    """fill() returns -1 when a non-blocking socket had nothing after all, 0 at EOF, and
+    keeps the unconsumed bytes in both cases."""
+    writer, bs = pair
+    fill(writer, bs, b"\x81\x05ab")
+    bs.settimeout(0.0)
+    assert bs.fill() == -1
+    writer.shutdown(socket.SHUT_WR)
+    assert bs.fill() == 0
+    assert bs.unconsumed() == 4

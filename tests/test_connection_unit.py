@@ -351,3 +351,33 @@ def test_on_idle_runs_before_each_wait_and_when_the_connection_ends(h: Harness) 
     h.server.peer.shutdown(socket.SHUT_WR)
     assert not h.step()
     assert calls[-1] == 2 and len(calls) == 4  # before that select, and as it ended
+
+
+@pytest.mark.parametrize("kind", ["poll", "selectors"])
+def test_waiter_tells_which_socket_is_readable(
+    kind: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The read loop's wait reports the socket and the wake-up socket separately, with
+    select.poll and with the selectors fallback (platforms without poll)."""
+    import select
+
+    from kalshi_sync._transport import _Waiter
+
+    if kind == "selectors":
+        monkeypatch.delattr(select, "poll")
+    sock_w, sock_r = socket.socketpair()
+    wake_w, wake_r = socket.socketpair()
+    waiter = _Waiter(sock_r.fileno(), wake_r.fileno())
+    try:
+        assert (waiter._poll is None) == (kind == "selectors")
+        assert waiter.wait(0) == (False, False)
+        sock_w.send(b"x")
+        assert waiter.wait(1.0) == (True, False)
+        wake_w.send(b"w")
+        assert waiter.wait(1.0) == (True, True)
+        sock_r.recv(1)
+        assert waiter.wait(1.0) == (False, True)
+    finally:
+        waiter.close()
+        for s in (sock_w, sock_r, wake_w, wake_r):
+            s.close()

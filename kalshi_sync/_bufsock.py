@@ -181,9 +181,11 @@ class BufferedSocket:
 
     def ssl_pending(self) -> int:
         """Bytes OpenSSL has decrypted but not handed over (0 for a plain socket): data
-        that ``select()`` cannot see. Asked once per read, never per frame: CPython's
-        ``SSLSocket.pending()`` releases the GIL, and a thread waiting for the GIL takes
-        it each time (docs/transport.md, 'TLS'). (Not called ``pending``: that is an
+        that ``select()`` cannot see. Used once per read, never per frame, and OpenSSL is
+        asked only when the last read filled all the room it was given -- a read that
+        returned less used its record up: CPython's ``SSLSocket.pending()`` releases the
+        GIL, and a thread waiting for the GIL takes it each time
+        (docs/transport.md, 'TLS records'). (Not called ``pending``: that is an
         ``SSLSocket`` member, and this wrapper hands out no socket member the library
         does not use.)"""
         if not self._filled:

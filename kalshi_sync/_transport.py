@@ -291,7 +291,7 @@ class FastSession:
     def _serve_buffered(self) -> bool:
         """Serve the buffer: plain data frames are handed over directly, everything else
         goes through websocket-client; a frame cut at the end of a read is completed by the
-        next read when OpenSSL already holds it (docs/transport.md, 'TLS'). Sets
+        next read when OpenSSL already holds it (docs/transport.md, 'TLS records'). Sets
         ``_backlog`` when it stopped at the frame limit. False when the server closed."""
         bsock = self.bsock
         pop = bsock.pop_data_frame

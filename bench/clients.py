@@ -47,6 +47,12 @@ def cpu_s() -> float:
     return r.ru_utime + r.ru_stime
 
 
+def switches() -> int:
+    """Context switches of the process so far, voluntary (a thread blocked) and not."""
+    r = resource.getrusage(resource.RUSAGE_SELF)
+    return r.ru_nvcsw + r.ru_nivcsw
+
+
 class Probe:
     """Shared by all variants: counts deltas, timestamps, latency samples, RSS samples."""
 
@@ -56,6 +62,7 @@ class Probe:
         self.counted = 0  # count when the measurement ended
         self.t0 = self.t1 = 0.0
         self.c0 = self.c1 = 0.0
+        self.s0 = self.s1 = 0
         self.latency = latency
         self.lat: list[int] = []
         self.window = window
@@ -71,11 +78,13 @@ class Probe:
         if c == 1:
             self.t0 = time.perf_counter()
             self.c0 = cpu_s()
+            self.s0 = switches()
         elif (
             c >= self.n or (self.window and time.perf_counter() - self.t0 >= self.window)
         ) and not self.done.is_set():
             self.t1 = time.perf_counter()
             self.c1 = cpu_s()
+            self.s1 = switches()
             self.counted = c
             self.done.set()
         if self.rss_every and c % self.rss_every == 0:
@@ -88,6 +97,7 @@ class Probe:
             out["count"] = self.counted
             out["msgs_per_s"] = (self.counted - 1) / span
             out["cpu_us_per_msg"] = (self.c1 - self.c0) / max(1, self.counted - 1) * 1e6
+            out["switches_per_msg"] = (self.s1 - self.s0) / max(1, self.counted - 1)
             out["seconds"] = span
         if self.latency and self.lat:
             lat = sorted(self.lat[len(self.lat) // 10 :])  # first 10% = warm-up

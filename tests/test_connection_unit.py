@@ -354,9 +354,7 @@ def test_on_idle_runs_before_each_wait_and_when_the_connection_ends(h: Harness) 
 
 
 @pytest.mark.parametrize("kind", ["poll", "selectors"])
-def test_waiter_tells_which_socket_is_readable(
-    kind: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
+def test_waiter_tells_which_socket_is_readable(kind: str, monkeypatch: pytest.MonkeyPatch) -> None:
     """The read loop's wait reports the socket and the wake-up socket separately, with
     select.poll and with the selectors fallback (platforms without poll)."""
     import select

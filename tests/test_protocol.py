@@ -1100,3 +1100,37 @@ def test_decode_drifted_valid_frames_raises_only_protocol_error(
         return
     assert type(msg) is type(decode(frame(type=type_, sid=3, seq=4, msg=base)))
     assert_no_floats(msg)
+
+
+def test_price_table_reuses_one_decimal_per_price_string() -> None:
+    """A price string seen before decodes to the same (immutable) Decimal object, so the
+    book's dict lookups reuse its cached hash; values are exact either way."""
+    from kalshi_sync import _decode_slots
+
+    a = decode(
+        b'{"type":"orderbook_delta","sid":1,"seq":2,"msg":{"market_ticker":"T",'
+        b'"price_dollars":"0.4321","delta_fp":"1.00","side":"yes"}}'
+    )
+    b = decode(
+        b'{"type":"orderbook_delta","sid":1,"seq":3,"msg":{"market_ticker":"T",'
+        b'"price_dollars":"0.4321","delta_fp":"2.00","side":"no"}}'
+    )
+    assert a.price == Decimal("0.4321")  # type: ignore[attr-defined]
+    assert a.price is b.price  # type: ignore[attr-defined]
+    assert _decode_slots._PRICES["0.4321"] is a.price  # type: ignore[attr-defined]
+
+
+def test_price_table_keeps_no_non_finite_value_and_stays_bounded(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """NaN/Infinity are returned (and refused by the decoders) but never kept, and a full
+    table is cleared rather than grown: hostile input cannot make it large."""
+    from kalshi_sync import _decode_slots
+
+    monkeypatch.setattr(_decode_slots, "_PRICES", {})
+    monkeypatch.setattr(_decode_slots, "_PRICES_MAX", 3)
+    assert not _decode_slots._price("NaN").is_finite()
+    assert "NaN" not in _decode_slots._PRICES
+    for i in range(10):
+        assert _decode_slots._price(f"0.{i:04d}") == Decimal(f"0.{i:04d}")
+        assert len(_decode_slots._PRICES) <= 3

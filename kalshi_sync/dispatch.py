@@ -144,7 +144,7 @@ class Delivery:
 
     def put(self, msg: Any, targets: tuple[Target, ...] = ()) -> None:
         if self.mode == "inline":
-            self._deliver(msg, targets)
+            self._deliver_marked(msg, targets)
             return
         queue = self._queue
         if len(queue) >= self.max_queue:
@@ -185,7 +185,7 @@ class Delivery:
 
     def put_event(self, event: Event) -> None:
         if self.mode == "inline" and threading.current_thread() is not self._thread:
-            self._deliver(event, ())
+            self._deliver_marked(event, ())
             return
         self._queue.append((event, (), True))
         self._wakeup()
@@ -336,6 +336,16 @@ class Delivery:
                     cond.notify_all()
 
     def _drain(self, limit: int | None) -> int:
+        # The whole drain counts as "in a callback" (in_callback()): between callbacks only
+        # this loop runs, and marking once per drain instead of once per callback saves two
+        # thread-local updates per message.
+        _local.depth = getattr(_local, "depth", 0) + 1
+        try:
+            return self._drain_marked(limit)
+        finally:
+            _local.depth -= 1
+
+    def _drain_marked(self, limit: int | None) -> int:
         queue = self._queue
         rescued = self._rescued
         deliver = self._deliver
@@ -358,7 +368,17 @@ class Delivery:
             self._overflowing = False
         return n
 
+    def _deliver_marked(self, msg: Any, targets: tuple[Target, ...]) -> None:
+        """:meth:`_deliver` outside a drain (inline mode), marked as in a callback."""
+        _local.depth = getattr(_local, "depth", 0) + 1
+        try:
+            self._deliver(msg, targets)
+        finally:
+            _local.depth -= 1
+
     def _deliver(self, msg: Any, targets: tuple[Target, ...]) -> None:
+        """Run the callbacks for one message; the caller has marked the thread as in a
+        callback (:func:`in_callback`)."""
         if type(msg) is _Flush:
             msg.done.set()
             return
@@ -388,13 +408,10 @@ class Delivery:
             self._invoke(cb, msg)
 
     def _invoke(self, cb: Callback, msg: Any) -> None:
-        _local.depth = getattr(_local, "depth", 0) + 1
         try:
             cb(msg)
         except Exception as exc:
             self._callback_failed(cb, msg, exc)
-        finally:
-            _local.depth -= 1
 
     def _callback_failed(self, cb: Callback, msg: Any, exc: Exception) -> None:
         self.callback_errors += 1
@@ -408,13 +425,10 @@ class Delivery:
             except Exception:
                 log.exception("on_callback_error hook failed")
         for handler in (*self._router.for_type("callback_error"), *self._router.for_type("*")):
-            _local.depth = getattr(_local, "depth", 0) + 1
             try:
                 handler(event)
             except Exception:
                 log.exception("callback_error handler %r failed", handler)
-            finally:
-                _local.depth -= 1
 
 
 class _Flush:

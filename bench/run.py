@@ -31,6 +31,7 @@ import statistics
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -286,6 +287,34 @@ def run_client(
 Runs = dict[str, dict[str, list[dict[str, Any]]]]  # scheme -> variant -> runs
 
 
+def interleaved(
+    servers: Servers,
+    variants: list[str],
+    reps: int,
+    schemes: tuple[str, ...],
+    run: Callable[[str, int, str | None], dict[str, Any]],
+    describe: Callable[[dict[str, Any]], str],
+    title: str,
+) -> Runs:
+    """``run(variant, port, ca)`` for every rep, variant and scheme, in that nesting order
+    (A/ws A/wss B/ws B/wss ...), logging ``describe(result)`` after each."""
+    out: Runs = {s: {v: [] for v in variants} for s in schemes}
+    try:
+        for rep in range(reps):
+            for v in variants:
+                for scheme in schemes:
+                    port, ca = servers.client_args(scheme)
+                    r = run(v, port, ca)
+                    out[scheme][v].append(r)
+                    log(
+                        f"{title} rep {rep + 1}/{reps} {v:10s} {scheme:3s} {describe(r)} "
+                        f"{r.get('error', '')[:200]}"
+                    )
+    finally:
+        servers.close()
+    return out
+
+
 def throughput(
     variants: list[str],
     reps: int,
@@ -295,23 +324,18 @@ def throughput(
     tls: tuple[str, str],
     schemes: tuple[str, ...] = SCHEMES,
 ) -> Runs:
-    out: Runs = {s: {v: [] for v in variants} for s in schemes}
     servers = Servers(tls, "--mode", "blast", "--n", str(n), schemes=schemes)
-    try:
-        for rep in range(reps):
-            for v in variants:
-                for scheme in schemes:
-                    port, ca = servers.client_args(scheme)
-                    r = run_client(v, port, peers, key, "--n", str(n), ca=ca)
-                    out[scheme][v].append(r)
-                    log(
-                        f"throughput rep {rep + 1}/{reps} {v:10s} {scheme:3s} "
-                        f"{r.get('msgs_per_s', 0):>10,.0f} msg/s "
-                        f"{r.get('cpu_us_per_msg', 0):6.2f} us CPU {r.get('error', '')[:200]}"
-                    )
-    finally:
-        servers.close()
-    return out
+    return interleaved(
+        servers,
+        variants,
+        reps,
+        schemes,
+        lambda v, port, ca: run_client(v, port, peers, key, "--n", str(n), ca=ca),
+        lambda r: (
+            f"{r.get('msgs_per_s', 0):>10,.0f} msg/s {r.get('cpu_us_per_msg', 0):6.2f} us CPU"
+        ),
+        "throughput",
+    )
 
 
 def latency(
@@ -325,37 +349,27 @@ def latency(
     *extra: str,
     schemes: tuple[str, ...] = SCHEMES,
 ) -> Runs:
-    out: Runs = {s: {v: [] for v in variants} for s in schemes}
     n = int(rate * seconds)
     servers = Servers(tls, "--mode", "rate", "--rate", str(rate), "--n", str(n), schemes=schemes)
-    try:
-        for rep in range(reps):
-            for v in variants:
-                for scheme in schemes:
-                    port, ca = servers.client_args(scheme)
-                    r = run_client(
-                        v,
-                        port,
-                        peers,
-                        key,
-                        "--n",
-                        str(n),
-                        "--latency",
-                        *extra,
-                        timeout=seconds + 20,
-                        ca=ca,
-                    )
-                    out[scheme][v].append(r)
-                    lat = r.get("latency_us", {})
-                    log(
-                        f"latency {rate}/s rep {rep + 1}/{reps} {v:10s} {scheme:3s} "
-                        f"{' '.join(extra)} p50 {lat.get('p50', 0):.0f} "
-                        f"p99 {lat.get('p99', 0):.0f} us "
-                        f"CPU {r.get('cpu_us_per_msg', 0):.1f} us {r.get('error', '')[:200]}"
-                    )
-    finally:
-        servers.close()
-    return out
+
+    def describe(r: dict[str, Any]) -> str:
+        lat = r.get("latency_us", {})
+        return (
+            f"{' '.join(extra)} p50 {lat.get('p50', 0):.0f} p99 {lat.get('p99', 0):.0f} us "
+            f"CPU {r.get('cpu_us_per_msg', 0):.1f} us"
+        )
+
+    return interleaved(
+        servers,
+        variants,
+        reps,
+        schemes,
+        lambda v, port, ca: run_client(
+            v, port, peers, key, "--n", str(n), "--latency", *extra, timeout=seconds + 20, ca=ca
+        ),
+        describe,
+        f"latency {rate}/s",
+    )
 
 
 def memory(n: int, peers: dict[str, Any], key: str, tls: tuple[str, str]) -> dict[str, Any]:

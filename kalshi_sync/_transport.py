@@ -149,9 +149,9 @@ class FastSession:
     The loop is a method called once per turn, so a test can drive a connection over a
     ``socket.socketpair()`` from its own thread (tests/test_connection_unit.py); the
     network thread runs ``while session.step(): pass``. A turn waits up to ``timeout`` in
-    ``select()`` on the WebSocket and the wake-up socket, reads what arrived with one
-    ``recv_into`` and serves every frame it completes -- plain data frames straight from the
-    buffer, anything else through websocket-client -- reading again without ``select()``
+    ``poll()`` on the WebSocket and the wake-up socket, reads what arrived with one system
+    call and serves every frame it completes -- plain data frames straight from the
+    buffer, anything else through websocket-client -- reading again without waiting
     while OpenSSL holds decrypted bytes (up to 2,048 frames, then the next turn goes on
     without waiting); then it checks ``stop`` and, once a tick, liveness and ``on_tick``.
 
@@ -258,8 +258,7 @@ class FastSession:
                     self._drain_wake()
                     self._on_wake(self.send)
                 if readable:
-                    if self.bsock.fill() == 0:
-                        raise ConnectionClosedError(_PEER_GONE)
+                    self._fill()
                     if not self._serve_buffered():
                         return False
             if self._stop.is_set():
@@ -328,12 +327,17 @@ class FastSession:
                 if not bsock.ssl_pending():
                     self._backlog = False
                     return True
-                if bsock.fill() == 0:
-                    raise ConnectionClosedError(_PEER_GONE)
+                self._fill()
             self._backlog = True
             return True
         finally:
             self.frames = frames
+
+    def _fill(self) -> None:
+        """One read into the buffer; the peer going away ends the connection as the library
+        would report it."""
+        if self.bsock.fill() == 0:
+            raise ConnectionClosedError(_PEER_GONE)
 
     def _read_one(self) -> bool:
         """Let websocket-client read and handle one frame (a control frame, a fragment, a
